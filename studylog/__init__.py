@@ -1,0 +1,1 @@
+"""studylog: a static-site generator for a study log (never imports TensorFlow)."""

@@ -1,0 +1,52 @@
+"""Argument parsing and exit codes for build.py (later: --smoke, --frozen, --results, new, serve)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ContentError
+
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="build.py", description="Build the study log into a static site.")
+    p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR", help="content folder (default: content)")
+    p.add_argument("--out", type=Path, default=Path("_site"), metavar="DIR", help="output folder (default: _site)")
+    p.add_argument("--base-url", metavar="URL", help="override site.toml base_url, e.g. /studylog/ or https://u.github.io/studylog/")
+    p.add_argument("--drafts", action="store_true", help="include posts with draft: true")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
+    return p
+
+
+def main(argv: list[str] | None = None, setup=()) -> int:
+    args = parser().parse_args(argv)   # exits 2 on usage errors
+    if not args.content.is_dir():
+        print(f"build.py: error: content folder not found: {args.content}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.jobs is not None and args.jobs < 1:
+        print("build.py: error: --jobs must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.out.resolve() == args.content.resolve() or args.content.resolve().is_relative_to(args.out.resolve()):
+        print("build.py: error: --out must not contain the content folder", file=sys.stderr)
+        return EXIT_USAGE
+    from .build import BuildOptions, build
+    opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
+                        drafts=args.drafts, quiet=args.quiet, jobs=args.jobs)
+    try:
+        result = build(opts, setup)
+    except ContentError as e:
+        for err in e.errors:
+            print(err, file=sys.stderr)
+        print(f"build failed: {len(e.errors)} error(s); {args.out} left unchanged", file=sys.stderr)
+        return EXIT_CONTENT
+    except OSError as e:
+        print(f"build.py: error: cannot write the site: {e}", file=sys.stderr)
+        return EXIT_CONTENT
+    if not args.quiet:
+        s = result.site
+        print(f"built {args.out}: {len(s.posts)} posts, {len(s.pages)} pages, {len(s.experiments)} experiments, "
+              f"{result.files} files in {result.seconds:.2f}s")
+    return EXIT_OK

@@ -1,0 +1,195 @@
+"""Documents -> Site: the indexes every page is drawn from (no HTML here).
+
+Ordering is by aware datetime in the site timezone, then path, so a date-only post sorts at
+local midnight beside timezone-aware ones and the order never depends on the machine's TZ.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import SiteConfig
+from .content import Document
+from .errors import BuildError, display_path
+from .slugs import slugify
+from .urls import Urls, iso_week_key
+
+GENERATED = "(generated page)"
+
+
+@dataclass
+class Page:
+    """One output page: a template and its context, at an output path."""
+    path: str                       # output path relative to the site root ('posts/x/')
+    template: str
+    title: str
+    context: dict[str, Any] = field(default_factory=dict)
+    doc: Document | None = None
+    in_sitemap: bool = True
+
+
+@dataclass
+class Pager:
+    number: int
+    total: int
+    items: list
+    prev_url: str | None
+    next_url: str | None
+
+
+@dataclass
+class SeriesInfo:
+    name: str
+    slug: str
+    parts: list[Document]
+
+    def index(self, doc) -> int:
+        return self.parts.index(doc)
+
+
+@dataclass
+class Site:
+    config: SiteConfig
+    urls: Urls
+    posts: list[Document]                  # newest first
+    pages: list[Document]
+    experiments: list[Document]
+    tags: dict[str, list[Document]]        # tag -> posts, newest first; ordered by name
+    months: dict[str, list[Document]]      # "2017-12" -> posts, newest month first
+    weeks: dict[str, list[Document]]       # "2017-W49" -> posts (ISO week, site tz)
+    series: dict[str, SeriesInfo]
+    prev: dict[int, Document]              # id(doc) -> older post
+    next: dict[int, Document]              # id(doc) -> newer post
+    draft_names: set[str]
+    _names: dict[str, Document]
+    pages_out: list[Page] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)   # room for integration (results, ...)
+
+    @property
+    def documents(self) -> list[Document]:
+        return self.posts + self.pages + self.experiments
+
+    def lookup(self, name: str) -> Document | None:
+        """A post or page by slug or file stem."""
+        return self._names.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def experiment(self, name: str) -> Document | None:
+        return next((d for d in self.experiments if d.slug == name or d.stem == name), None)
+
+
+def _sort_key(doc: Document):
+    return (doc.date.timestamp() if doc.date else 0.0, doc.rel)
+
+
+def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: list[BuildError]) -> Site:
+    urls = Urls(config.base_url)
+    shown = [d for d in docs if drafts or not d.draft]
+    draft_names = {n for d in docs if d.draft and not drafts for n in (d.slug, d.stem)}
+    posts = sorted((d for d in shown if d.kind == "post"), key=_sort_key, reverse=True)
+    pages = sorted((d for d in shown if d.kind == "page"), key=lambda d: d.rel)
+    experiments = sorted((d for d in shown if d.kind == "experiment"), key=lambda d: d.slug)
+
+    names: dict[str, Document] = {}
+    for d in posts + pages:          # slugs first, then stems, so a slug always wins
+        names.setdefault(d.slug, d)
+    for d in posts + pages:
+        names.setdefault(d.stem, d)
+
+    tags: dict[str, list[Document]] = {}
+    months: dict[str, list[Document]] = {}
+    weeks: dict[str, list[Document]] = {}
+    series_parts: dict[str, list[Document]] = {}
+    for d in posts:
+        for t in d.tags:
+            tags.setdefault(t, []).append(d)
+        months.setdefault(f"{d.date:%Y-%m}", []).append(d)
+        weeks.setdefault(iso_week_key(d.date), []).append(d)
+        if d.series:
+            series_parts.setdefault(d.series, []).append(d)
+    tags = dict(sorted(tags.items(), key=lambda kv: slugify(kv[0])))
+    series = {}
+    for name, parts in sorted(series_parts.items()):
+        parts.sort(key=lambda d: (d.part if d.part is not None else math.inf, _sort_key(d)))
+        series[name] = SeriesInfo(name, slugify(name) or "series", parts)
+        seen: dict[int, Document] = {}
+        for d in parts:
+            if d.part is not None and d.part in seen:
+                errors.append(BuildError(display_path(d.path), d.line_of(("part",)),
+                                         f"series {name!r} part {d.part} also in {display_path(seen[d.part].path)}"))
+            elif d.part is not None:
+                seen[d.part] = d
+    prev = {id(posts[i]): posts[i + 1] for i in range(len(posts) - 1)}
+    nxt = {id(posts[i + 1]): posts[i] for i in range(len(posts) - 1)}
+    site = Site(config, urls, posts, pages, experiments, tags, months, weeks, series, prev, nxt,
+                draft_names, names)
+    site.pages_out = plan_pages(site)
+    _check_paths(site, errors)
+    return site
+
+
+def plan_pages(site: Site) -> list[Page]:
+    u, cfg = site.urls, site.config
+    out: list[Page] = []
+    per = cfg.posts_per_page
+    total = max(1, math.ceil(len(site.posts) / per))
+    for n in range(1, total + 1):
+        pager = Pager(n, total, site.posts[(n - 1) * per: n * per],
+                      u.url("home", page=n - 1) if n > 1 else None,
+                      u.url("home", page=n + 1) if n < total else None)
+        title = cfg.title if n == 1 else f"{cfg.title} ({n}/{total})"
+        out.append(Page(u.path_of("home", page=n), "index.html", title, {"pager": pager, "is_home": True}))
+    for d in site.posts:
+        out.append(Page(u.doc_path(d), "post.html", d.title, {
+            "prev_post": site.prev.get(id(d)), "next_post": site.next.get(id(d)),
+            "series": site.series.get(d.series) if d.series else None}, doc=d))
+    for d in site.pages:
+        out.append(Page(u.doc_path(d), "page.html", d.title, doc=d))
+    out.append(Page(u.path_of("experiments"), "experiments.html", "実験", {"experiments": site.experiments}))
+    for d in site.experiments:
+        out.append(Page(u.doc_path(d), "experiment.html", d.title, doc=d))
+    out.append(Page(u.path_of("archive"), "archive.html", "アーカイブ", {"months": site.months}))
+    for key, posts in site.months.items():
+        y, m = key.split("-")
+        out.append(Page(u.path_of("month", key), "month.html", f"{int(y)}年{int(m)}月",
+                        {"month": key, "posts": posts}))
+    out.append(Page(u.path_of("weeks"), "weeks.html", "週ごと", {"weeks": site.weeks}))
+    for key, posts in site.weeks.items():
+        out.append(Page(u.path_of("week", key), "week.html", week_title(key), {"week": key, "posts": posts}))
+    out.append(Page(u.path_of("tags"), "tags.html", "タグ", {"tags": site.tags}))
+    for tag, posts in site.tags.items():
+        out.append(Page(u.path_of("tag", tag), "tag.html", f"タグ: {tag}", {"tag": tag, "posts": posts}))
+    for s in site.series.values():
+        out.append(Page(u.path_of("series", s.name), "series.html", f"シリーズ: {s.name}", {"series": s}))
+    out.append(Page(u.path_of("404"), "404.html", "ページが見つかりません", in_sitemap=False))
+    return out
+
+
+def week_title(key: str) -> str:
+    import datetime as dt
+    y, w = key.split("-W")
+    monday = dt.date.fromisocalendar(int(y), int(w), 1)
+    return f"{monday:%Y-%m-%d} の週"
+
+
+def _check_paths(site: Site, errors: list[BuildError]) -> None:
+    """Two pages on one output path is an error naming both files."""
+    owner: dict[str, Page] = {}
+    for p in site.pages_out:
+        key = p.path.casefold()   # case-insensitive file systems (macOS checkouts) would merge them
+        first = owner.get(key)
+        if first is None:
+            owner[key] = p
+            continue
+        where = display_path(first.doc.path) if first.doc else GENERATED
+        if p.doc is not None:
+            errors.append(BuildError(display_path(p.doc.path), p.doc.line_of(("slug",) if "slug" in p.doc.meta else ("title",)),
+                                     f"output path /{p.path} is also used by {where}; set a different 'slug'"))
+        elif first.doc is not None:
+            errors.append(BuildError(display_path(first.doc.path), 1, f"output path /{p.path} is reserved for {GENERATED}"))
+    # drop duplicate pages so rendering continues and reports other errors
+    seen = set()
+    site.pages_out = [p for p in site.pages_out if not (p.path.casefold() in seen or seen.add(p.path.casefold()))]

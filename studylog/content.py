@@ -1,0 +1,251 @@
+"""A content file -> Document: front matter (with line numbers), date, slug, tags, body."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from .errors import BuildError, display_path
+from .slugs import slugify
+
+try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader
+
+KINDS = {"posts": "post", "pages": "page", "experiments": "experiment"}
+
+
+@dataclass(eq=False)
+class Document:
+    path: Path                  # the source file
+    rel: str                    # path relative to the content folder, '/' separated
+    kind: str                   # "post" | "page" | "experiment"
+    meta: dict[str, Any]        # the front matter as parsed
+    title: str
+    slug: str
+    date: dt.datetime | None    # aware, in the site timezone
+    has_time: bool              # False for a date-only front matter value
+    tags: tuple[str, ...]
+    series: str | None
+    part: int | None
+    draft: bool
+    body: str                   # Markdown source, LF line endings, no BOM
+    body_line: int              # 1-based line of the body's first line in the file
+    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # filled in by the render stage
+    html: str = ""
+    toc: str = ""
+    summary_html: str = ""
+    summary_text: str = ""
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def experiment(self) -> dict | None:
+        value = self.meta.get("experiment")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def summary(self) -> str | None:
+        value = self.meta.get("summary")
+        return str(value) if value not in (None, "") else None
+
+    def line_of(self, key_path: tuple = ()) -> int:
+        """Line (1-based) of a front matter key, e.g. ("experiment", "steps").
+
+        Falls back to the nearest known ancestor, then to line 1, so an error always has a line.
+        """
+        key_path = tuple(key_path)
+        while key_path:
+            if key_path in self.lines:
+                return self.lines[key_path]
+            key_path = key_path[:-1]
+        return self.lines.get((), 1)
+
+    def __repr__(self) -> str:
+        return f"Document({self.rel!r})"
+
+
+def read_text(path: Path) -> str:
+    """UTF-8 with optional BOM; CRLF/CR normalised to LF. Raises UnicodeDecodeError."""
+    text = path.read_bytes().decode("utf-8-sig")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_front_matter(text: str) -> tuple[str | None, str, int]:
+    """-> (front matter or None, body, body's first line number)."""
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        return None, text, 1
+    for i in range(1, len(lines)):
+        if lines[i].rstrip() in ("---", "..."):
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1:]), i + 2
+    return "", "", -1  # opened but never closed
+
+
+def _line_map(node, prefix: tuple, out: dict, first_line: int) -> None:
+    """Record the line of every mapping key / sequence item (yaml marks are 0-based)."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            path = prefix + (key,)
+            out.setdefault(path, key_node.start_mark.line + first_line)
+            _line_map(value_node, path, out, first_line)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = prefix + (i,)
+            out.setdefault(path, item.start_mark.line + first_line)
+            _line_map(item, path, out, first_line)
+
+
+def parse_date(value: Any, tz: ZoneInfo) -> tuple[dt.datetime, bool] | None:
+    """date / datetime (naive = site tz, aware kept then shown in site tz) / ISO string."""
+    if isinstance(value, str):
+        s = value.strip()
+        try:
+            value = dt.date.fromisoformat(s) if len(s) == 10 else dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=tz) if value.tzinfo is None else value
+        return value.astimezone(tz), True
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=tz), False
+    return None
+
+
+def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[BuildError]) -> Document | None:
+    """Parse one file; append errors (path:line) and return None when unusable."""
+    shown = display_path(path)
+
+    def err(line: int, msg: str) -> None:
+        errors.append(BuildError(shown, max(line, 1), msg))
+
+    rel = path.relative_to(content_dir).as_posix()
+    kind = KINDS.get(rel.split("/", 1)[0], "page")
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as e:
+        err(1, f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
+        return None
+    except OSError as e:
+        err(1, f"cannot read: {e.strerror}")
+        return None
+    if not text.strip():
+        err(1, "empty file: expected front matter with a title")
+        return None
+    fm, body, body_line = split_front_matter(text)
+    if fm is None:
+        err(1, "missing front matter: the file must start with '---' and a 'title:'")
+        return None
+    if body_line < 0:
+        err(1, "front matter is not closed: add a line '---' after it")
+        return None
+    lines: dict[tuple, int] = {(): 1}
+    try:
+        loader = _Loader(fm)
+        try:
+            node = loader.get_single_node()
+            meta = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(e, "problem", None) or str(e).split("\n")[0]
+        err(line, f"front matter is not valid YAML: {problem}")
+        return None
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        err(2, f"front matter must be a mapping of 'key: value' lines, not {type(meta).__name__}")
+        return None
+    _line_map(node, (), lines, 2)
+    ok = True
+
+    title = meta.get("title")
+    if title is None or (isinstance(title, str) and not title.strip()):
+        err(lines.get(("title",), 1), "missing or empty 'title'")
+        ok = False
+    elif not isinstance(title, (str, int, float)):
+        err(lines[("title",)], "'title' must be text")
+        ok = False
+    title = str(title).strip() if ok else ""
+
+    date, has_time = None, False
+    if "date" in meta and meta["date"] is not None:
+        parsed = parse_date(meta["date"], tz)
+        if parsed is None:
+            err(lines[("date",)], f"unparseable date {meta['date']!r}: use YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+09:00]")
+            ok = False
+        else:
+            date, has_time = parsed
+    elif kind == "post":
+        err(lines.get(("title",), 1), "a post needs a 'date'")
+        ok = False
+
+    tags = meta.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    if not isinstance(tags, list) or not all(isinstance(t, (str, int)) for t in tags):
+        err(lines.get(("tags",), 1), "'tags' must be a list of words")
+        ok, tags = False, []
+    tags = tuple(dict.fromkeys(str(t).strip() for t in tags if str(t).strip() and slugify(str(t))))
+
+    slug_src = meta.get("slug")
+    if slug_src is not None:
+        slug = slugify(str(slug_src))
+        if not slug:
+            err(lines[("slug",)], f"slug {slug_src!r} has no letters or digits")
+            ok = False
+    else:
+        # posts: from the title (Japanese kept); pages: the file name (about.md -> /about/);
+        # experiments: the file name, which is NAME in results/NAME and exp:NAME
+        slug = slugify(title) if kind == "post" else path.stem if kind == "experiment" else slugify(path.stem)
+    slug = slug or slugify(path.stem) or "page"
+
+    series = meta.get("series")
+    series = str(series).strip() or None if series is not None else None
+    part = meta.get("part")
+    if part is not None and (not isinstance(part, int) or isinstance(part, bool) or part < 1):
+        err(lines[("part",)], "'part' must be a positive integer")
+        ok, part = False, None
+    draft = meta.get("draft", False)
+    if not isinstance(draft, bool):
+        err(lines[("draft",)], "'draft' must be true or false")
+        ok = False
+    if kind == "experiment" and "experiment" in meta and not isinstance(meta["experiment"], dict):
+        err(lines[("experiment",)], "'experiment' must be a mapping")
+        ok = False
+    if not ok:
+        return None
+    return Document(path=path, rel=rel, kind=kind, meta=meta, title=title, slug=slug, date=date,
+                    has_time=has_time, tags=tags, series=series, part=part, draft=draft,
+                    body=body, body_line=body_line, lines=lines)
+
+
+def find_sources(content_dir: Path) -> list[Path]:
+    """Markdown files under posts/, pages/, experiments/ (sorted for determinism)."""
+    out: list[Path] = []
+    for sub in KINDS:
+        d = content_dir / sub
+        if d.is_dir():
+            out.extend(p for p in d.rglob("*.md") if p.is_file() and not any(
+                part.startswith(".") for part in p.relative_to(content_dir).parts))
+    return sorted(out)
+
+
+def parse_all(content_dir: Path, tz: ZoneInfo, errors: list[BuildError]) -> list[Document]:
+    docs = []
+    for path in find_sources(content_dir):
+        doc = parse_document(path, content_dir, tz, errors)
+        if doc is not None:
+            docs.append(doc)
+    return docs

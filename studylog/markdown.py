@@ -1,0 +1,249 @@
+"""The Markdown pipeline: one configured Markdown instance, reused with reset().
+
+Extensions: tables, footnotes, superfences (code at any depth) + Pygments, toc anchors that keep
+Japanese, MathML math, and the reference layer: every `[..](scheme:..)` / `![..](scheme:..)`
+goes to a link handler from `Hooks`, every fence whose language has a handler goes to it,
+and relative image paths are copied into the site.
+"""
+from __future__ import annotations
+
+import html as htmllib
+import re
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import markdown
+import yaml
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+from markupsafe import Markup
+
+from .errors import BuildError, RefError, display_path
+from .hooks import FenceRef, Hooks, LinkRef, RenderContext
+from .mathml import MathExtension, math_to_text
+from .slugs import toc_slugify
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.I)
+_EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|//|/|#)", re.I)
+
+
+@dataclass
+class Rendered:
+    html: str
+    toc: str
+    summary_html: str
+    summary_text: str
+    errors: list[BuildError] = field(default_factory=list)
+    assets: dict[str, Path] = field(default_factory=dict)
+
+
+class _State:
+    """Per-document state shared by the tree processor and fence formatters."""
+
+    def __init__(self, doc, ctx: RenderContext):
+        self.doc, self.ctx = doc, ctx
+        self.errors: list[BuildError] = []
+        self.cursor: dict[str, int] = {}   # where to search next for a repeated reference
+
+    def line_of(self, needle: str, pattern: re.Pattern | None = None) -> int:
+        """Line in the file of the next occurrence of `needle` (or regex) in the body."""
+        body, start = self.doc.body, self.cursor.get(needle, 0)
+        if pattern is not None:
+            m = pattern.search(body, start)
+            pos = m.start() if m else -1
+        else:
+            pos = body.find(needle, start)
+            if pos < 0:
+                pos = body.find(needle)
+        if pos < 0:
+            return self.doc.body_line
+        self.cursor[needle] = pos + 1
+        return self.doc.body_line + body.count("\n", 0, pos)
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(BuildError(display_path(self.doc.path), line, message))
+
+
+class _RefProcessor(Treeprocessor):
+    """Resolves scheme links/images through Hooks and copies relative images."""
+
+    def __init__(self, md, renderer: "MarkdownRenderer"):
+        super().__init__(md)
+        self.renderer = renderer
+
+    def run(self, root):
+        state = self.renderer.state
+        parents = {c: p for p in root.iter() for c in p}
+        for el in list(root.iter()):
+            if el.tag == "a" and el.get("href"):
+                self._resolve(el, "href", False, parents, state)
+            elif el.tag == "img" and el.get("src"):
+                self._resolve(el, "src", True, parents, state)
+
+    def _resolve(self, el, attr, is_image, parents, state: _State):
+        value = el.get(attr)
+        m = _SCHEME.match(value)
+        hooks = self.renderer.hooks
+        if m and m.group(1) in hooks.links:
+            scheme, target = m.group(1), m.group(2)
+            line = state.line_of(f"({value}")
+            text = el.get("alt", "") if is_image else "".join(el.itertext())
+            ref = LinkRef(scheme, target, is_image, text, state.doc, line, state.ctx, el.get("title"))
+            try:
+                result = hooks.links[scheme](ref)
+            except RefError as e:
+                state.error(line, str(e))
+                return
+            if isinstance(result, Markup):
+                _replace_with_text(el, parents, self.md.htmlStash.store(str(result)))
+            elif isinstance(result, etree.Element):
+                _replace(el, parents, result)
+            else:
+                el.set(attr, str(result))
+        elif is_image and not _EXTERNAL.match(value):
+            self._local_image(el, value, state)
+
+    def _local_image(self, el, value, state: _State):
+        line = state.line_of(f"({value}")
+        content = state.ctx.site.config.content_dir.resolve()
+        src = (state.doc.path.parent / htmllib.unescape(value).split("#")[0].split("?")[0]).resolve()
+        if not src.is_relative_to(content):
+            state.error(line, f"image {value!r} points outside the content folder")
+            return
+        if not src.is_file():
+            state.error(line, f"image {value!r} not found (looked for {display_path(src)})")
+            return
+        rel = src.relative_to(content).as_posix()
+        el.set("src", state.ctx.copy_asset(src, state.ctx.urls.path_of("asset", rel)))
+        el.set("loading", "lazy")
+        size = _image_size(src)
+        if size:
+            el.set("width", str(size[0]))
+            el.set("height", str(size[1]))
+
+
+def _image_size(path: Path):
+    try:
+        from PIL import Image  # header read only
+        with Image.open(path) as im:
+            return im.size
+    except Exception:
+        return None
+
+
+def _replace(el, parents, new):
+    parent = parents.get(el)
+    if parent is None:
+        return
+    new.tail = el.tail
+    idx = list(parent).index(el)
+    parent.remove(el)
+    parent.insert(idx, new)
+
+
+def _replace_with_text(el, parents, text):
+    parent = parents.get(el)
+    if parent is None:
+        return
+    idx = list(parent).index(el)
+    joined = text + (el.tail or "")
+    if idx == 0:
+        parent.text = (parent.text or "") + joined
+    else:
+        prev = parent[idx - 1]
+        prev.tail = (prev.tail or "") + joined
+    parent.remove(el)
+
+
+class _RefExtension(Extension):
+    def __init__(self, renderer):
+        super().__init__()
+        self.renderer = renderer
+
+    def extendMarkdown(self, md):
+        # after inline patterns (20) built the links, before toc (5) and unescape (0)
+        md.treeprocessors.register(_RefProcessor(md, self.renderer), "studylog-refs", 15)
+
+
+class MarkdownRenderer:
+    """Renders Documents. Build one per process after every hook is registered."""
+
+    def __init__(self, hooks: Hooks, ctx: RenderContext):
+        self.hooks, self.ctx = hooks, ctx
+        self.state: _State | None = None
+        fences = [{"name": lang, "class": lang, "format": self._fence_formatter(lang)} for lang in hooks.fences]
+        self.md = markdown.Markdown(
+            extensions=["tables", "footnotes", "attr_list", "def_list", "md_in_html",
+                        "pymdownx.highlight", "pymdownx.superfences", "pymdownx.tilde",
+                        "toc", MathExtension(smart_dollar=True), _RefExtension(self)],
+            extension_configs={
+                "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "guess_lang": False},
+                "pymdownx.superfences": {"custom_fences": fences},
+                "toc": {"slugify": toc_slugify, "permalink": "#", "permalink_class": "anchor",
+                        "permalink_title": "この見出しへのリンク", "toc_depth": "2-4"},
+                "footnotes": {"BACKLINK_TITLE": "本文 %d へ戻る"},
+            },
+            output_format="html",
+        )
+
+    def _fence_formatter(self, lang):
+        pattern = re.compile(rf"^[ \t>]*(`{{3,}}|~{{3,}})[ \t]*\{{?[ \t]*\.?{re.escape(lang)}\b", re.M)
+
+        def fmt(source, language, class_name, options, md, **kwargs):
+            state = self.state
+            line = state.line_of(f"fence:{lang}", pattern)
+            try:
+                loader = yaml.SafeLoader(source)
+                try:
+                    node = loader.get_single_node()
+                    data = loader.construct_document(node) if node is not None else None
+                finally:
+                    loader.dispose()
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                state.error(line + 1 + (mark.line if mark else 0), f"{lang} block is not valid YAML: {getattr(e, 'problem', e)}")
+                return ""
+            from .content import _line_map
+            lines: dict = {}
+            _line_map(node, (), lines, line + 1)
+            ref = FenceRef(lang, source, data, lines, state.doc, line, state.ctx, dict(options or {}))
+            try:
+                return str(self.hooks.fences[lang](ref))
+            except RefError as e:
+                state.error(line, str(e))
+                return ""
+        return fmt
+
+    def render(self, doc) -> Rendered:
+        self.state = _State(doc, RenderContext(self.ctx.site, self.ctx.urls, {}))
+        md = self.md
+        md.reset()
+        try:
+            body = md.convert(doc.body)
+        except Exception as e:  # a Markdown extension crash must not hide other files' errors
+            self.state.error(doc.body_line, f"cannot render Markdown: {type(e).__name__}: {e}")
+            body = ""
+        toc = getattr(md, "toc", "")
+        summary_html, summary_text = _summary(doc, body)
+        state, self.state = self.state, None
+        return Rendered(body, toc if '<li' in toc else "", summary_html, summary_text, state.errors, state.ctx.assets)
+
+
+_FIRST_P = re.compile(r"<p>(.*?)</p>", re.S)
+_FNREF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.S)
+_A_TAG = re.compile(r"</?a\b[^>]*>")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _summary(doc, body_html: str) -> tuple[str, str]:
+    """Front matter `summary`, else the first paragraph (links unwrapped, footnote refs dropped)."""
+    if doc.summary:
+        return str(Markup.escape(doc.summary)), doc.summary
+    m = _FIRST_P.search(body_html)
+    if not m:
+        return "", ""
+    frag = _A_TAG.sub("", _FNREF.sub("", m.group(1)))
+    frag = re.sub(r"<img\b[^>]*>", "", frag)
+    text = htmllib.unescape(_TAGS.sub("", math_to_text(frag)))
+    return frag.strip(), " ".join(text.split())

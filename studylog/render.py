@@ -1,0 +1,85 @@
+"""Jinja2: pages -> HTML. content/templates/ overrides the default templates by file name."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+from pygments.formatters import HtmlFormatter
+
+from .collect import Page, Site, week_title
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+WEEKDAYS = "月火水木金土日"
+
+
+def template_dirs(site: Site) -> list[Path]:
+    own = site.config.content_dir / "templates"
+    return [own, DEFAULT_TEMPLATES] if own.is_dir() else [DEFAULT_TEMPLATES]
+
+
+def environment(site: Site) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in template_dirs(site)]),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined, auto_reload=False)
+    u = site.urls
+    env.globals.update(site=site, config=site.config, urls=u, url=u.url, doc_url=u.doc,
+                       static=u.static, nav=lambda: nav_items(site), week_title=week_title)
+    env.filters.update(date=format_date, isodate=lambda d: d.isoformat(timespec="seconds") if d else "",
+                       month_title=month_title, safe_html=Markup)
+    return env
+
+
+def format_date(d: dt.datetime | None, with_weekday: bool = False) -> str:
+    if d is None:
+        return ""
+    s = f"{d.year}年{d.month}月{d.day}日"
+    return s + f"（{WEEKDAYS[d.weekday()]}）" if with_weekday else s
+
+
+def month_title(key: str) -> str:
+    y, m = key.split("-")
+    return f"{int(y)}年{int(m)}月"
+
+
+def nav_items(site: Site) -> list[tuple[str, str, str]]:
+    """(label, href, path) for the site navigation; unknown page targets are skipped."""
+    u, out = site.urls, []
+    for label, target in site.config.nav:
+        kind, _, key = target.partition(":")
+        if target.startswith(("http://", "https://")):
+            out.append((label, target, None))
+        elif kind in ("page", "post"):
+            d = site.lookup(key)
+            if d is not None:
+                out.append((label, u.doc(d), u.doc_path(d)))
+        elif kind in ("home", "archive", "tags", "weeks", "experiments"):
+            out.append((label, u.url(kind), u.path_of(kind)))
+    return out
+
+
+def render_page(env: jinja2.Environment, page: Page) -> str:
+    tpl = env.get_template(page.template)
+    return tpl.render(page=page, doc=page.doc, title=page.title, **page.context)
+
+
+def pygments_css() -> str:
+    """Light theme, and a dark one under prefers-color-scheme."""
+    light = HtmlFormatter(style="friendly").get_style_defs(".highlight")
+    dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
+    return ("/* generated from Pygments: light 'friendly', dark 'monokai' */\n" + light +
+            "\n@media (prefers-color-scheme: dark) {\n" + dark + "\n}\n")
+
+
+def static_files(site: Site) -> dict[str, Path]:
+    """Default static assets, overridden by content/templates/static/ files of the same name."""
+    files: dict[str, Path] = {}
+    for base in reversed(template_dirs(site)):
+        root = base / "static"
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    files[p.relative_to(root).as_posix()] = p
+    return files

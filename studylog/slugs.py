@@ -1,0 +1,29 @@
+"""Slugs that keep Japanese (and any letters/digits) intact; punctuation becomes '-'."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DASHES = re.compile(r"-{2,}")
+
+
+def slugify(text: str, sep: str = "-") -> str:
+    """'2017-12-04 週の日記' -> '2017-12-04-週の日記'.
+
+    NFC only (not NFKC) so that no kana is changed; ASCII is lower-cased. Letters (L*),
+    marks (M*, e.g. dakuten) and numbers (N*) are kept; everything else is a separator.
+    Returns '' for a title of only symbols: callers fall back to the file name.
+    """
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        cat = unicodedata.category(ch)
+        if ch in "-_" or cat[0] in "LMN":
+            out.append(ch.lower() if ch.isascii() else ch)
+        else:
+            out.append(sep)
+    return _DASHES.sub(sep, "".join(out)).strip(sep + "_")
+
+
+def toc_slugify(value: str, separator: str) -> str:
+    """Heading anchors for the toc extension (same rule, Japanese untouched)."""
+    return slugify(value, separator) or "section"
