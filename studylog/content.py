@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,17 @@ from .errors import BuildError, display_path
 from .slugs import slugify
 
 try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader
+    from yaml import SafeLoader as _BaseLoader
+
+
+class _Loader(_BaseLoader):
+    """Timestamps stay strings: PyYAML raises on 2017-13-45, we report it with a line."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _BaseLoader.construct_yaml_str)
+_TS_SPACE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[Tt ]|\s+)(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{1,2}(?::?\d{2})?)?$")
 
 KINDS = {"posts": "post", "pages": "page", "experiments": "experiment"}
 
@@ -109,8 +118,16 @@ def parse_date(value: Any, tz: ZoneInfo) -> tuple[dt.datetime, bool] | None:
     """date / datetime (naive = site tz, aware kept then shown in site tz) / ISO string."""
     if isinstance(value, str):
         s = value.strip()
+        m = _TS_SPACE.match(s)
         try:
-            value = dt.date.fromisoformat(s) if len(s) == 10 else dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+            if m:  # YAML's timestamp forms: '2017-12-04 10:00:00 +9', '...T10:00Z'
+                y, mo, d = (int(x) for x in m.group(1).split("-"))
+                hms = [float(x) for x in m.group(2).split(":")] + [0.0]
+                value = dt.datetime(y, mo, d, int(hms[0]), int(hms[1]), int(hms[2]), round(hms[2] % 1 * 1e6))
+                if m.group(3):
+                    value = value.replace(tzinfo=_offset(m.group(3)))
+            else:
+                value = dt.date.fromisoformat(s)
         except ValueError:
             return None
     if isinstance(value, dt.datetime):
@@ -119,6 +136,15 @@ def parse_date(value: Any, tz: ZoneInfo) -> tuple[dt.datetime, bool] | None:
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=tz), False
     return None
+
+
+def _offset(text: str) -> dt.timezone:
+    if text in ("Z", "z"):
+        return dt.timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:-2] or digits) if len(digits) > 2 else int(digits), int(digits[-2:]) if len(digits) > 2 else 0
+    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
 
 
 def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[BuildError]) -> Document | None:
@@ -156,6 +182,9 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
             meta = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except (ValueError, TypeError) as e:  # constructor errors carry no mark
+        err(2, f"front matter is not valid YAML: {e}")
+        return None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 2 if mark is not None else 1

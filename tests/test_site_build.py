@@ -1,0 +1,230 @@
+"""Whole builds: links, feed, sitemap, drafts, atomic output, CLI exit codes."""
+from __future__ import annotations
+
+import html.parser
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+
+from conftest import ROOT, SITE_TOML, post
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("href", "src"):
+            if a.get(key):
+                self.links.append(a[key])
+        if a.get("id"):
+            self.ids.add(a["id"])
+
+
+def crawl(out: Path, prefix: str) -> list[str]:
+    """Every internal href/src in every HTML page must name an existing file (and anchor)."""
+    broken, pages = [], {}
+    for f in out.rglob("*.html"):
+        p = _Links()
+        p.feed(f.read_text("utf-8"))
+        pages[f] = p
+    for f, p in pages.items():
+        page_url = prefix + f.relative_to(out).as_posix()
+        for link in p.links:
+            parts = urlsplit(urljoin("http://h" + page_url, link))
+            if parts.netloc != "h" or link.startswith(("http:", "https:", "mailto:")):
+                continue
+            path = unquote(parts.path)
+            if not path.startswith(prefix):
+                broken.append(f"{f}: {link} (outside {prefix})")
+                continue
+            target = out / path[len(prefix):]
+            if target.is_dir() or path.endswith("/"):
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{f}: {link}")
+            elif parts.fragment and target.suffix == ".html":
+                ids = pages[target].ids if target in pages else set()
+                if unquote(parts.fragment) not in ids:
+                    broken.append(f"{f}: {link} (no such anchor)")
+    return broken
+
+
+@pytest.mark.parametrize("base, prefix", [("/", "/"), ("/studylog/", "/studylog/"),
+                                          ("https://example.github.io/studylog", "/studylog/")])
+def test_no_broken_internal_links(make_content, run_build, sample_files, base, prefix):
+    code, _, err, out = run_build(make_content(sample_files), "--base-url", base)
+    assert code == 0, err
+    html_files = list(out.rglob("*.html"))
+    assert len(html_files) > 15
+    assert crawl(out, prefix) == []
+    # each page kind exists where urls.py says
+    for rel in ["index.html", "page/2/index.html", "posts/ird/index.html", "about/index.html",
+                "archive/index.html", "archive/2017/12/index.html", "weeks/2017-W49/index.html",
+                "tags/index.html", "tags/強化学習/index.html", "series/練習/index.html",
+                "experiments/index.html", "experiments/fast-ones/index.html", "404.html",
+                "feed.xml", "sitemap.xml", ".nojekyll", "static/style.css", "static/pygments.css",
+                "assets/images/fig.png"]:
+        assert (out / rel).is_file(), rel
+    home = (out / "index.html").read_text()
+    assert f'href="{prefix}static/style.css"' in home and '<html lang="ja">' in home
+
+
+def test_feed_is_valid_atom(make_content, run_build, sample_files):
+    files = dict(sample_files)
+    files["posts/escape.md"] = post("'\"引用\" & <script>alert(1)</script>'", "2017-12-18",
+                                    "AT&T と <b>太字</b> の要約。")
+    code, _, err, out = run_build(make_content(files))
+    assert code == 0, err
+    root = ET.parse(out / "feed.xml").getroot()
+    assert root.tag == f"{ATOM}feed"
+    for tag in ("id", "title", "updated", "author"):
+        assert root.find(f"{ATOM}{tag}") is not None, tag
+    entries = root.findall(f"{ATOM}entry")
+    assert len(entries) == 5   # drafts excluded
+    for e in entries:
+        for tag in ("id", "title", "updated", "link"):
+            assert e.find(f"{ATOM}{tag}") is not None
+        assert e.find(f"{ATOM}link").get("href").startswith("https://example.github.io/studylog/posts/")
+        updated = e.find(f"{ATOM}updated").text
+        assert updated[10] == "T" and updated.endswith("+09:00")
+    first = entries[0]
+    assert first.find(f"{ATOM}title").text == "\"引用\" & <script>alert(1)</script>"   # escaped once
+    assert first.find(f"{ATOM}summary").text == "AT&T と 太字 の要約。"
+    raw = (out / "feed.xml").read_text()
+    assert "&amp;amp;" not in raw and "&lt;script&gt;" in raw
+    page = (out / "posts" / "引用-script-alert-1-script" / "index.html").read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_sitemap(make_content, run_build, sample_files):
+    code, _, err, out = run_build(make_content(sample_files))
+    assert code == 0, err
+    root = ET.parse(out / "sitemap.xml").getroot()
+    locs = [e.text for e in root.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert "https://example.github.io/studylog/posts/ird/" in locs
+    assert all(l.startswith("https://example.github.io/studylog/") for l in locs)
+    assert not any("404" in l for l in locs)
+
+
+def test_drafts_excluded_everywhere_unless_asked(make_content, run_build, sample_files, tmp_path):
+    content = make_content(sample_files)
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    everything = "".join(p.read_text("utf-8") for p in out.rglob("*") if p.suffix in (".html", ".xml"))
+    assert "書きかけ" not in everything and "秘密のタグ" not in everything
+    assert not (out / "posts" / "書きかけ").exists()
+    code, _, err, out2 = run_build(content, "--drafts", out=tmp_path / "with-drafts")
+    assert code == 0, err
+    assert (out2 / "posts" / "書きかけ" / "index.html").is_file()
+    assert "書きかけ" in (out2 / "feed.xml").read_text()
+    assert "書きかけ" in unquote((out2 / "sitemap.xml").read_text())
+
+
+def test_link_to_draft_is_an_error(make_content, run_build, sample_files):
+    files = dict(sample_files, **{"posts/x.md": post("x", "2017-12-01", "[d](post:draft)")})
+    code, _, err, _ = run_build(make_content(files))
+    assert code == 1 and "x.md:5: post:draft is a draft" in err
+
+
+def test_failed_build_leaves_previous_output_untouched(make_content, run_build, sample_files):
+    content = make_content(sample_files)
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (content / "posts" / "broken.md").write_text("---\ntitle: [\n---\n")
+    (content / "posts" / "2017-12-04-diary.md").write_text(post("変更", "2017-12-10", "新しい本文"))
+    code, _, err, _ = run_build(content)
+    assert code == 1 and "broken.md:" in err
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_rebuild_replaces_output_and_is_deterministic(make_content, run_build, sample_files, tmp_path):
+    content = make_content(sample_files)
+    out = tmp_path / "site"
+    run_build(content, out=out)
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (out / "stale.html").write_text("old")
+    code, _, err, _ = run_build(content, out=out)
+    assert code == 0, err
+    second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert first == second   # byte for byte; the stale file is gone
+
+
+def test_parallel_render_matches_serial(make_content, run_build, sample_files, tmp_path):
+    content = make_content(sample_files)
+    run_build(content, "--jobs", "1", out=tmp_path / "a")
+    run_build(content, "--jobs", "2", out=tmp_path / "b")
+    a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
+    assert a == b
+
+
+def test_template_override_by_name(make_content, run_build, sample_files):
+    files = dict(sample_files)
+    files["templates/page.html"] = '{% extends "base.html" %}{% block main %}<p class="mine">{{ doc.title }}</p>{% endblock %}'
+    files["templates/static/style.css"] = "body { color: red }"
+    code, _, err, out = run_build(make_content(files))
+    assert code == 0, err
+    assert '<p class="mine">このサイトについて</p>' in (out / "about" / "index.html").read_text()
+    assert (out / "static" / "style.css").read_text() == "body { color: red }"
+
+
+def test_experiment_pages_are_parsed_and_exposed(make_content, sample_files):
+    from studylog.build import BuildOptions, build
+    content = make_content(sample_files)
+    res = build(BuildOptions(content=content, out=content.parent / "o"))
+    [exp] = res.site.experiments
+    assert exp.kind == "experiment" and exp.slug == "fast-ones"
+    assert exp.experiment == {"model": "fast", "steps": 50}
+    assert exp.line_of(("experiment", "steps")) == 6
+    assert "物語" in (content.parent / "o" / "experiments" / "fast-ones" / "index.html").read_text()
+
+
+def test_series_and_prev_next(make_content, run_build, sample_files):
+    code, _, err, out = run_build(make_content(sample_files))
+    page = (out / "posts" / "2017-12-11-週の日記" / "index.html").read_text()
+    assert "全2回中 第2回" in page and "前回: 2017-12-04 週の日記" in page
+    assert "前の記事" in page   # older post link
+    assert "#日記" in page
+
+
+def test_site_toml_optional_and_errors(make_content, run_build):
+    content = make_content({"posts/a.md": post("a", "2017-12-04")}, site_toml=None)
+    code, _, err, out = run_build(content)
+    assert code == 0, err and (out / "index.html").is_file()
+    content2 = make_content({"posts/a.md": post("a", "2017-12-04")}, site_toml='title = "x"\nbogus = 1\ntimezone = "Mars/Base"\n', name="c2")
+    code, _, err, _ = run_build(content2)
+    assert code == 1 and "site.toml:2: unknown setting 'bogus'" in err and "site.toml:3: unknown timezone" in err
+
+
+def test_usage_errors_exit_2(tmp_path, run_build, capsys):
+    from studylog.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["--no-such-flag"])
+    assert e.value.code == 2
+    assert main(["--content", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_prints_every_error_and_never_imports_tensorflow(make_content):
+    content = make_content({"posts/a.md": "", "posts/b.md": post("b", "2017-12-04", "[x](post:zz)")})
+    code = ("import sys, runpy; sys.argv=['build.py','--content',%r,'--out',%r];"
+            "\ntry: runpy.run_path('build.py', run_name='__main__')\nexcept SystemExit as e: rc=e.code"
+            "\nbad=[m for m in ('tensorflow','matplotlib','keras') if m in sys.modules]"
+            "\nprint('IMPORTED', bad); sys.exit(rc)") % (str(content), str(content.parent / "o"))
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "IMPORTED []" in p.stdout
+    assert "a.md:1: empty file" in p.stderr and "b.md:5: unknown post 'zz'" in p.stderr

@@ -1,0 +1,175 @@
+"""Bad and odd input: a clear `path:line: message` or correct output, never a traceback."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import post
+from studylog.content import parse_document
+from studylog.slugs import slugify
+
+TZ = ZoneInfo("Asia/Tokyo")
+
+
+def parse(tmp_path, rel, data):
+    root = tmp_path / "c"
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data if isinstance(data, bytes) else data.encode())
+    errors = []
+    return parse_document(p, root, TZ, errors), errors
+
+
+def only_error(errors, line, fragment):
+    assert len(errors) == 1, errors
+    e = errors[0]
+    assert e.line == line and fragment in e.message, e
+    assert str(e).endswith(f"a.md:{line}: {e.message}")
+
+
+def test_empty_file(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "")
+    assert doc is None
+    only_error(errors, 1, "empty file")
+
+
+def test_front_matter_not_yaml(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: ok\ndate: [unclosed\n---\nbody\n")
+    assert doc is None
+    assert len(errors) == 1 and "not valid YAML" in errors[0].message and errors[0].line in (3, 4, 5)
+
+
+def test_front_matter_not_a_mapping(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\n- a\n- b\n---\nbody\n")
+    assert doc is None
+    only_error(errors, 2, "must be a mapping")
+
+
+def test_front_matter_never_closed(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\n")
+    only_error(errors, 1, "not closed")
+
+
+@pytest.mark.parametrize("title_line, line", [("", 2), ("title:", 2), ("title: '  '", 2)])
+def test_missing_or_empty_title(tmp_path, title_line, line):
+    doc, errors = parse(tmp_path, "posts/a.md", f"---\n{title_line}\ndate: 2017-12-04\n---\nbody\n")
+    assert doc is None
+    assert len(errors) == 1 and "title" in errors[0].message
+    assert errors[0].line in (1, line)
+
+
+def test_title_of_only_symbols_falls_back_to_file_name(tmp_path):
+    doc, errors = parse(tmp_path, "posts/2017-12-04-note.md", post("！？…★", "2017-12-04"))
+    assert errors == []
+    assert doc.title == "！？…★" and doc.slug == "2017-12-04-note"
+
+
+def test_japanese_slug_keeps_every_kana():
+    assert slugify("2017-12-04 週の日記") == "2017-12-04-週の日記"
+    assert slugify("ガンダムとパーセプトロン・ゼロ") == "ガンダムとパーセプトロン-ゼロ"
+    assert slugify("ｶﾞﾝ") == "ｶﾞﾝ"      # half-width kana unchanged (NFC, not NFKC)
+    assert slugify("!!!") == ""
+
+
+def test_unparseable_date(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: t\ndate: 2017-13-45\n---\nx\n")
+    assert doc is None
+    only_error(errors, 3, "unparseable date")
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2017-12-04", dt.datetime(2017, 12, 4, 0, 0, tzinfo=TZ)),
+    ("2017-12-04 10:30:00", dt.datetime(2017, 12, 4, 10, 30, tzinfo=TZ)),
+    ("2017-12-04T01:30:00Z", dt.datetime(2017, 12, 4, 10, 30, tzinfo=TZ)),
+    ("2017-12-03 20:00:00-05:00", dt.datetime(2017, 12, 4, 10, 0, tzinfo=TZ)),
+    ("'2017-12-04T10:30'", dt.datetime(2017, 12, 4, 10, 30, tzinfo=TZ)),
+])
+def test_dates_in_site_timezone(tmp_path, value, expected, monkeypatch):
+    monkeypatch.setenv("TZ", "America/Los_Angeles")   # the machine's TZ must not matter
+    doc, errors = parse(tmp_path, "posts/a.md", post("t", value))
+    assert errors == []
+    assert doc.date == expected and doc.date.tzinfo is not None
+    assert (doc.date.year, doc.date.month, doc.date.day) == (expected.year, expected.month, expected.day)
+
+
+def test_bom_and_crlf_same_as_lf(tmp_path):
+    text = post("改行テスト", "2017-12-04", "一行目\n\n## 見出し\n\n- a\n- b\n", tags="[x]")
+    plain, e1 = parse(tmp_path, "posts/a.md", text)
+    bom, e2 = parse(tmp_path, "posts/b.md", b"\xef\xbb\xbf" + text.encode())
+    crlf, e3 = parse(tmp_path, "posts/c.md", b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert e1 == e2 == e3 == []
+    for d in (bom, crlf):
+        assert (d.title, d.date, d.tags, d.body, d.body_line, d.lines) == \
+               (plain.title, plain.date, plain.tags, plain.body, plain.body_line, plain.lines)
+
+
+def test_not_utf8(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", post("日本語", "2017-12-04").encode("shift_jis"))
+    assert doc is None
+    only_error(errors, 1, "not UTF-8")
+
+
+def test_line_of_nested_keys(tmp_path):
+    text = "---\ntitle: e\ndate: 2017-12-04\nexperiment:\n  model: fast\n  optimizer:\n    generator:\n      lr: 0.1\n---\n"
+    doc, errors = parse(tmp_path, "experiments/gan-a.md", text)
+    assert errors == [] and doc.kind == "experiment" and doc.slug == "gan-a"
+    assert doc.experiment == {"model": "fast", "optimizer": {"generator": {"lr": 0.1}}}
+    assert doc.line_of(("experiment",)) == 4
+    assert doc.line_of(("experiment", "model")) == 5
+    assert doc.line_of(("experiment", "optimizer", "generator", "lr")) == 8
+    assert doc.line_of(("experiment", "missing")) == 4   # nearest ancestor
+
+
+def test_bad_field_types(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: t\ndate: 2017-12-04\ntags: 3\npart: zero\ndraft: maybe\n---\n")
+    assert doc is None
+    assert sorted(e.line for e in errors) == [4, 5, 6]
+
+
+def test_date_only_beside_tz_aware_orders(make_content, run_build):
+    content = make_content({
+        "posts/a.md": post("日付のみ", "2017-12-05"),                     # 00:00 JST
+        "posts/b.md": post("時刻つき", "2017-12-04 16:00:00+00:00"),      # 01:00 JST on the 5th
+        "posts/c.md": post("前日", "2017-12-04 23:59:00+09:00"),
+    })
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    home = (out / "index.html").read_text()
+    order = [home.index(t) for t in ("時刻つき", "日付のみ")]
+    assert order == sorted(order)
+    assert (out / "page/2/index.html").read_text().count("前日") >= 1
+
+
+def test_duplicate_slugs_name_both_files(make_content, run_build):
+    content = make_content({
+        "posts/a.md": post("同じ題", "2017-12-04"),
+        "posts/b.md": post("同じ題", "2017-12-05"),
+    })
+    code, _, err, out = run_build(content)
+    assert code == 1
+    line = [l for l in err.splitlines() if "also used by" in l]
+    assert len(line) == 1 and "a.md" in line[0] and "b.md" in line[0]
+    assert not out.exists()
+
+
+def test_page_slug_reserved_for_generated_page(make_content, run_build):
+    content = make_content({"pages/tags.md": "---\ntitle: タグ\n---\nx\n"})
+    code, _, err, _ = run_build(content)
+    assert code == 1 and "tags.md:1:" in err and "reserved" in err
+
+
+def test_every_error_is_reported(make_content, run_build):
+    content = make_content({
+        "posts/a.md": "",
+        "posts/b.md": "---\ntitle: b\ndate: nope\n---\n",
+        "posts/c.md": post("c", "2017-12-04", "[x](post:nowhere)\n"),
+        "posts/d.md": b"---\ntitle: \x93\xfa\n---\n",
+    })
+    code, _, err, _ = run_build(content)
+    assert code == 1
+    assert "a.md:1: empty file" in err
+    assert "b.md:3: unparseable date" in err
+    assert "c.md:5: unknown post 'nowhere'" in err
+    assert "d.md:1: not UTF-8" in err
