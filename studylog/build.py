@@ -74,52 +74,101 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     if errors:
         raise ContentError(sorted(set(errors)))
 
-    files = render_pages(site)
-    files[site.urls.path_of("feed")] = feeds.atom(site)
-    files[site.urls.path_of("sitemap")] = feeds.sitemap(site)
-    files["static/pygments.css"] = render.pygments_css().encode()
-    files[".nojekyll"] = b""
-    if config.cname:
-        files["CNAME"] = config.cname.encode() + b"\n"
-    for rel, src in render.static_files(site).items():
-        copies[site.urls.path_of("static", rel)] = src
-    lap("pages")
-    from .write import write_site
-    write_site(Path(opts.out), files, copies)
+    from .write import SiteWriter
+    with SiteWriter(Path(opts.out)) as writer:
+        n_pages, page_errors = render_pages(site, writer, opts.jobs)
+        if page_errors:
+            raise ContentError(sorted(set(page_errors)))
+        lap("pages")
+        extra = {site.urls.path_of("feed"): feeds.atom(site),
+                 site.urls.path_of("sitemap"): feeds.sitemap(site),
+                 "static/pygments.css": render.pygments_css().encode(),
+                 ".nojekyll": b""}
+        if config.cname:
+            extra["CNAME"] = config.cname.encode() + b"\n"
+        for rel, data in extra.items():
+            writer.put(rel, data)
+        for rel, src in render.static_files(site).items():
+            copies[site.urls.path_of("static", rel)] = src
+        for rel, src in sorted(copies.items()):
+            writer.copy(rel, src)
+        writer.commit()
     lap("write")
-    return BuildResult(site, len(files) + len(copies), time.perf_counter() - t0, timings)
+    files = n_pages + len(extra) + len(copies)
+    return BuildResult(site, files, time.perf_counter() - t0, timings)
 
 
-def render_pages(site: Site) -> dict[str, bytes]:
+def render_pages(site: Site, writer, jobs: int | None = None) -> tuple[int, list[BuildError]]:
+    """Render every planned page and hand it to the writer (in workers when there are many)."""
+    pages = site.pages_out
     env = render.environment(site)
-    return {output_file(p.path): render.render_page(env, p).encode() for p in site.pages_out}
+    n_jobs = _jobs(jobs, len(pages))
+    if n_jobs > 1:
+        chunks = [list(range(i, len(pages), n_jobs * 4)) for i in range(n_jobs * 4)]
+        errors = [e for part in _fork_map(_page_chunk, (pages, env, writer), chunks, n_jobs) for e in part]
+    else:
+        errors = _render_some((pages, env, writer), range(len(pages)))
+    return len(pages), errors
 
 
-# --- Markdown, in parallel for large sites (fork: workers inherit site, hooks, handlers) ---
-_JOB: tuple | None = None
+def _render_some(state, indices) -> list[BuildError]:
+    pages, env, writer = state
+    errors = []
+    for i in indices:
+        try:
+            html = render.render_page(env, pages[i])
+        except Exception as e:  # jinja2 errors, or a handler's bug surfacing in a template
+            errors.append(render.template_error(e, pages[i]))
+            continue
+        writer.put(output_file(pages[i].path), html.encode())
+    return errors
+
+
+# --- parallel stages (fork: workers inherit the site, hooks and handlers; results come back) ---
+_STATE: tuple | None = None
 _RENDERER: MarkdownRenderer | None = None
 
 
-def _work(i: int) -> Rendered:
+def _jobs(jobs: int | None, n_items: int) -> int:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if jobs is None:
+        return (os.cpu_count() or 1) if n_items >= PARALLEL_MIN_DOCS else 1
+    return jobs
+
+
+def _fork_map(fn, state: tuple, items: list, n_jobs: int) -> list:
+    global _STATE, _RENDERER
+    _STATE, _RENDERER = state, None
+    try:
+        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+            return pool.map(fn, items, chunksize=1)
+    finally:
+        _STATE = None
+
+
+def _page_chunk(indices: list[int]) -> list[BuildError]:
+    return _render_some(_STATE, indices)
+
+
+def _markdown_chunk(indices: list[int]) -> list[Rendered]:
     global _RENDERER
-    site, hooks, ctx = _JOB
+    docs, hooks, ctx = _STATE
     if _RENDERER is None:
         _RENDERER = MarkdownRenderer(hooks, ctx)
-    return _RENDERER.render(site.documents[i])
+    return [_RENDERER.render(docs[i]) for i in indices]
 
 
 def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | None) -> list[Rendered]:
-    global _JOB, _RENDERER
     docs = site.documents
-    n_jobs = jobs or (os.cpu_count() or 1)
-    if jobs is None and len(docs) < PARALLEL_MIN_DOCS:
-        n_jobs = 1
-    if n_jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-        _JOB, _RENDERER = (site, hooks, ctx), None
-        try:
-            with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-                return pool.map(_work, range(len(docs)), chunksize=max(1, len(docs) // (n_jobs * 4)))
-        finally:
-            _JOB = None
+    n_jobs = _jobs(jobs, len(docs))
+    if n_jobs > 1:
+        # interleaved chunks balance long and short documents across workers
+        chunks = [list(range(i, len(docs), n_jobs * 4)) for i in range(n_jobs * 4)]
+        out: list[Rendered | None] = [None] * len(docs)
+        for idx, part in zip(chunks, _fork_map(_markdown_chunk, (docs, hooks, ctx), chunks, n_jobs)):
+            for i, r in zip(idx, part):
+                out[i] = r
+        return out
     renderer = MarkdownRenderer(hooks, ctx)
     return [renderer.render(d) for d in docs]

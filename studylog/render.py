@@ -9,6 +9,7 @@ from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from .collect import Page, Site, week_title
+from .errors import BuildError, display_path
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 WEEKDAYS = "月火水木金土日"
@@ -63,6 +64,19 @@ def nav_items(site: Site) -> list[tuple[str, str, str]]:
 def render_page(env: jinja2.Environment, page: Page) -> str:
     tpl = env.get_template(page.template)
     return tpl.render(page=page, doc=page.doc, title=page.title, **page.context)
+
+
+def template_error(e: Exception, page: Page) -> BuildError:
+    """A broken (override) template -> `template:line: message`, not a traceback."""
+    import traceback
+    where, line = page.template, 1
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        where, line = e.filename or e.name or where, e.lineno or 1
+    else:  # find the innermost template frame
+        for fr in traceback.extract_tb(e.__traceback__):
+            if fr.filename.endswith(".html"):
+                where, line = fr.filename, fr.lineno or 1
+    return BuildError(display_path(where), line, f"template error rendering /{page.path}: {type(e).__name__}: {e}")
 
 
 def pygments_css() -> str:

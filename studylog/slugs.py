@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _DASHES = re.compile(r"-{2,}")
 
 
+@lru_cache(maxsize=65536)  # tag and series URLs are asked for on every page
 def slugify(text: str, sep: str = "-") -> str:
     """'2017-12-04 週の日記' -> '2017-12-04-週の日記'.
 

@@ -6,6 +6,7 @@ Paths given to `Urls` are output paths relative to the site root, not yet percen
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from .slugs import slugify
@@ -22,10 +23,6 @@ class Urls:
         self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "http://localhost"
 
     # --- output paths (relative, unencoded); the single source of the URL scheme ---
-    @staticmethod
-    def page_dir(*segments: str) -> str:
-        return "/".join(s.strip("/") for s in segments if s) + "/" if any(segments) else ""
-
     def path_of(self, kind: str, key: str = "", **kw) -> str:
         """Output path (directory ending in '/' or a file) for a page kind."""
         if kind == "home":
@@ -69,7 +66,7 @@ class Urls:
     # --- hrefs ---
     def href(self, path: str) -> str:
         """Root-relative href for an output path: '/studylog/posts/週の日記/' (percent-encoded)."""
-        return quote(self.prefix + path.lstrip("/"), safe="/#%-._~!$&'()*+,;=:@")
+        return _quote(self.prefix + path.lstrip("/"))
 
     def abs(self, path: str) -> str:
         return self.origin + self.href(path)
@@ -88,6 +85,11 @@ class Urls:
 
     def static(self, name: str) -> str:
         return self.url("static", name)
+
+
+@lru_cache(maxsize=65536)  # templates ask for the same tag/post URLs thousands of times
+def _quote(path: str) -> str:
+    return quote(path, safe="/#%-._~!$&'()*+,;=:@")
 
 
 def output_file(path: str) -> str:

@@ -29,35 +29,64 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+class SiteWriter:
+    """Collects the new site in a temp dir beside `out`; `commit()` swaps it into place.
+
+    Used as a context manager: leaving the block without commit() (an error, Ctrl-C) removes
+    the temp dir and leaves `out` untouched. Forked page workers may call put() too: they
+    inherit the temp dir's path and write disjoint files.
+    """
+
+    def __init__(self, out: Path):
+        self.out = Path(out).absolute()
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.new-", dir=self.out.parent))
+        self._dirs: set[Path] = {self.tmp}
+        self.count = 0
+
+    def put(self, rel: str, data: bytes) -> None:
+        dest = _inside(self.tmp, rel)
+        if dest.parent not in self._dirs:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(dest.parent)
+        dest.write_bytes(data)
+        self.count += 1
+
+    def copy(self, rel: str, src: Path) -> None:
+        dest = _inside(self.tmp, rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        self.count += 1
+
+    def commit(self) -> None:
+        os.chmod(self.tmp, 0o755)  # mkdtemp makes it 0700; a web server needs to read it
+        _swap(self.tmp, self.out)
+        self.tmp = None
+
+    def __enter__(self) -> "SiteWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> None:
     """Write `files` (output path -> bytes) and `copies` (output path -> source) as `out`."""
-    out = Path(out).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    try:
-        made: set[Path] = set()
+    with SiteWriter(out) as w:
         for rel, data in sorted(files.items()):
-            dest = _inside(tmp, rel)
-            if dest.parent not in made:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                made.add(dest.parent)
-            dest.write_bytes(data)
+            w.put(rel, data)
         for rel, src in sorted(copies.items()):
-            dest = _inside(tmp, rel)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a web server needs to read it
-        _swap(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            w.copy(rel, src)
+        w.commit()
 
 
 def _inside(root: Path, rel: str) -> Path:
-    dest = (root / rel).resolve()
-    if not dest.is_relative_to(root.resolve()):
-        raise ValueError(f"refusing to write outside the output folder: {rel}")
-    return dest
+    # lexical check (no resolve(): the temp dir is ours and holds no symlinks)
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
+        raise ValueError(f"refusing to write outside the output folder: {rel!r}")
+    return root / rel
 
 
 def _swap(new: Path, out: Path) -> None:

@@ -228,3 +228,11 @@ def test_cli_prints_every_error_and_never_imports_tensorflow(make_content):
     assert p.returncode == 1
     assert "IMPORTED []" in p.stdout
     assert "a.md:1: empty file" in p.stderr and "b.md:5: unknown post 'zz'" in p.stderr
+
+
+def test_broken_override_template_is_reported(make_content, run_build, sample_files):
+    files = dict(sample_files)
+    files["templates/page.html"] = '{% extends "base.html" %}\n{% block main %}\n{{ doc.nope.deeper }}\n{% endblock %}'
+    code, _, err, out = run_build(make_content(files))
+    assert code == 1 and "page.html:3: template error rendering /about/" in err
+    assert not out.exists()
