@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import markdown
 import yaml
@@ -113,7 +114,7 @@ class _RefProcessor(Treeprocessor):
         hooks = self.renderer.hooks
         if m and m.group(1) in hooks.links:
             scheme, target = m.group(1), m.group(2)
-            line = state.line_of(f"({value}")
+            line = state.line_of(f"({value}") if f"({value}" in state.doc.body else state.line_of(value)
             text = el.get("alt", "") if is_image else "".join(el.itertext())
             ref = LinkRef(scheme, target, is_image, text, state.doc, line, state.ctx, el.get("title"))
             try:
@@ -133,7 +134,8 @@ class _RefProcessor(Treeprocessor):
     def _local_image(self, el, value, state: _State):
         line = state.line_of(f"({value}")
         content = state.ctx.site.config.content_dir.resolve()
-        src = (state.doc.path.parent / htmllib.unescape(value).split("#")[0].split("?")[0]).resolve()
+        path = unquote(htmllib.unescape(value).split("#")[0].split("?")[0])
+        src = (state.doc.path.parent / path).resolve()   # resolve(): symlinks may not escape either
         if not src.is_relative_to(content):
             state.error(line, f"image {value!r} points outside the content folder")
             return

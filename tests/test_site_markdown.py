@@ -192,3 +192,14 @@ def test_image_missing_or_outside(tmp_path, src, msg):
 def test_external_images_and_links_untouched(tmp_path):
     r = render_one(tmp_path, "![a](https://example.com/a.png) [m](mailto:a@b.c) [h](#x)")
     assert r.errors == [] and 'src="https://example.com/a.png"' in r.html and 'href="mailto:a@b.c"' in r.html
+
+
+def test_unsupported_tex_shows_source_not_traceback(tmp_path):
+    r = render_one(tmp_path, r"壊れた式 $\frac{a$ の後も続く")
+    assert r.errors == []
+    assert "続く" in r.html
+
+
+def test_math_inside_heading_keeps_japanese_anchor(tmp_path):
+    r = render_one(tmp_path, "## 損失 $L_D$ の定義\n")
+    assert '<h2 id="損失' in r.html and "<math" in r.html
