@@ -103,9 +103,12 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     months: dict[str, list[Document]] = {}
     weeks: dict[str, list[Document]] = {}
     series_parts: dict[str, list[Document]] = {}
+    spelling: dict[str, str] = {}   # "gan" -> "GAN": tags that share a URL are one tag
     for d in posts:
         for t in d.tags:
-            tags.setdefault(t, []).append(d)
+            t = spelling.setdefault(slugify(t), t)
+            if d not in tags.get(t, ()):
+                tags.setdefault(t, []).append(d)
         months.setdefault(f"{d.date:%Y-%m}", []).append(d)
         weeks.setdefault(iso_week_key(d.date), []).append(d)
         if d.series:

@@ -15,7 +15,7 @@ from .slugs import slugify
 class Urls:
     def __init__(self, base_url: str):
         parts = urlsplit(base_url or "/")
-        path = parts.path or "/"
+        path = "/" + (parts.path or "/").lstrip("/")
         if not path.endswith("/"):
             path += "/"
         self.prefix = path                       # e.g. "/" or "/studylog/"

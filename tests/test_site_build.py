@@ -236,3 +236,12 @@ def test_broken_override_template_is_reported(make_content, run_build, sample_fi
     code, _, err, out = run_build(make_content(files))
     assert code == 1 and "page.html:3: template error rendering /about/" in err
     assert not out.exists()
+
+
+def test_tags_differing_in_case_share_one_page(make_content, run_build):
+    content = make_content({"posts/a.md": post("a", "2017-12-04", tags="[GAN]"),
+                            "posts/b.md": post("b", "2017-12-05", tags="[gan]")})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    page = (out / "tags" / "gan" / "index.html").read_text()
+    assert ">a</a>" in page and ">b</a>" in page and page.count("<article>") == 2

@@ -12,6 +12,7 @@ from studylog.urls import Urls, iso_week_key, output_file
 @pytest.mark.parametrize("base, prefix, origin", [
     ("/", "/", "http://localhost"),
     ("/studylog", "/studylog/", "http://localhost"),
+    ("studylog", "/studylog/", "http://localhost"),
     ("https://u.github.io/studylog/", "/studylog/", "https://u.github.io"),
     ("https://example.com", "/", "https://example.com"),
 ])
