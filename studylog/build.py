@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import feeds, refs, render
-from .collect import Site, collect
+from .collect import Site, check_paths, collect
 from .config import load_config
 from .content import parse_all
 from .errors import BuildError, ContentError
@@ -58,8 +58,9 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     site = collect(config, docs, drafts=opts.drafts, errors=errors)
     hooks = Hooks()
     refs.register(hooks)
-    for fn in setup:
+    for fn in setup:          # may register handlers, add pages (site.pages_out) or assets
         fn(site, hooks)
+    check_paths(site, errors)
     lap("collect")
 
     ctx = RenderContext(site, site.urls)
@@ -68,8 +69,10 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
         doc.html, doc.toc = result.html, result.toc
         doc.summary_html, doc.summary_text = result.summary_html, result.summary_text
         errors.extend(result.errors)
+        doc.references = result.references
         copies.update(result.assets)
     copies.update(ctx.assets)
+    copies.update(site.assets)
     lap("markdown")
     if errors:
         raise ContentError(sorted(set(errors)))

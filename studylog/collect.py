@@ -64,6 +64,7 @@ class Site:
     draft_names: set[str]
     _names: dict[str, Document]
     pages_out: list[Page] = field(default_factory=list)
+    assets: dict[str, Any] = field(default_factory=dict)  # output path -> source file to copy
     extra: dict[str, Any] = field(default_factory=dict)   # room for integration (results, ...)
 
     @property
@@ -76,6 +77,12 @@ class Site:
 
     def names(self) -> list[str]:
         return list(self._names)
+
+    def referencing(self, scheme: str, match) -> list[Document]:
+        """Documents with a resolved reference of `scheme` whose target satisfies `match`
+        (e.g. backlinks: site.referencing("exp", lambda t: t.split("@")[0] == "fast-ones")).
+        Filled after the Markdown stage."""
+        return [d for d in self.documents if any(s == scheme and match(t) for s, t in d.references)]
 
     def experiment(self, name: str) -> Document | None:
         return next((d for d in self.experiments if d.slug == name or d.stem == name), None)
@@ -130,7 +137,6 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     site = Site(config, urls, posts, pages, experiments, tags, months, weeks, series, prev, nxt,
                 draft_names, names)
     site.pages_out = plan_pages(site)
-    _check_paths(site, errors)
     return site
 
 
@@ -178,7 +184,7 @@ def week_title(key: str) -> str:
     return f"{monday:%Y-%m-%d} の週"
 
 
-def _check_paths(site: Site, errors: list[BuildError]) -> None:
+def check_paths(site: Site, errors: list[BuildError]) -> None:
     """Two pages on one output path is an error naming both files."""
     owner: dict[str, Page] = {}
     for p in site.pages_out:

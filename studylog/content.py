@@ -51,6 +51,7 @@ class Document:
     toc: str = ""
     summary_html: str = ""
     summary_text: str = ""
+    references: list = field(default_factory=list)   # [(scheme or fence lang, target or YAML)]
 
     @property
     def stem(self) -> str:

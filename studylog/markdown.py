@@ -63,6 +63,7 @@ class Rendered:
     summary_text: str
     errors: list[BuildError] = field(default_factory=list)
     assets: dict[str, Path] = field(default_factory=dict)
+    references: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _State:
@@ -71,6 +72,8 @@ class _State:
     def __init__(self, doc, ctx: RenderContext):
         self.doc, self.ctx = doc, ctx
         self.errors: list[BuildError] = []
+        # every resolved reference as (scheme, target) or (fence lang, YAML source): backlinks
+        self.references: list[tuple[str, str]] = []
         self.cursor: dict[str, int] = {}   # where to search next for a repeated reference
 
     def line_of(self, needle: str, pattern: re.Pattern | None = None) -> int:
@@ -122,6 +125,7 @@ class _RefProcessor(Treeprocessor):
             except RefError as e:
                 state.error(line, str(e))
                 return
+            state.references.append((scheme, target))
             if isinstance(result, Markup):
                 _replace_with_text(el, parents, self.md.htmlStash.store(str(result)))
             elif isinstance(result, etree.Element):
@@ -237,7 +241,9 @@ class MarkdownRenderer:
             _line_map(node, (), lines, line + 1)
             ref = FenceRef(lang, source, data, lines, state.doc, line, state.ctx, dict(options or {}))
             try:
-                return str(self.hooks.fences[lang](ref))
+                out = str(self.hooks.fences[lang](ref))
+                state.references.append((lang, source))
+                return out
             except RefError as e:
                 state.error(line, str(e))
                 return ""
@@ -255,7 +261,8 @@ class MarkdownRenderer:
         toc = getattr(md, "toc", "")
         summary_html, summary_text = _summary(doc, body)
         state, self.state = self.state, None
-        return Rendered(body, toc if '<li' in toc else "", summary_html, summary_text, state.errors, state.ctx.assets)
+        return Rendered(body, toc if '<li' in toc else "", summary_html, summary_text, state.errors,
+                        state.ctx.assets, state.references)
 
 
 _FIRST_P = re.compile(r"<p>(.*?)</p>", re.S)

@@ -245,3 +245,36 @@ def test_tags_differing_in_case_share_one_page(make_content, run_build):
     assert code == 0, err
     page = (out / "tags" / "gan" / "index.html").read_text()
     assert ">a</a>" in page and ">b</a>" in page and page.count("<article>") == 2
+
+
+def test_setup_hook_adds_scheme_pages_assets_and_sees_backlinks(make_content, sample_files, tmp_path):
+    """The integration's entry point: setup(site, hooks) before Markdown is rendered."""
+    from studylog.build import BuildOptions, build
+    from studylog.collect import Page
+    files = dict(sample_files)
+    files["posts/uses-exp.md"] = post("実験の話", "2017-12-16", "[実験](exp:fast-ones) ![50](exp:fast-ones@50)")
+    img = tmp_path / "grid.png"
+    img.write_bytes(b"png")
+
+    def setup(site, hooks):
+        def exp(ref):
+            name = ref.target.split("@")[0]
+            if site.experiment(name) is None:
+                raise RefError(f"unknown experiment {name!r}")
+            if ref.is_image:
+                return ref.ctx.copy_asset(img, f"experiments/{name}/grid.png")
+            return ref.ctx.urls.url("experiment", name)
+        hooks.register_link("exp", exp)
+        site.assets["experiments/extra.png"] = img
+        site.pages_out.append(Page("experiments/gallery/", "experiments.html", "ギャラリー",
+                                   {"experiments": site.experiments}))
+
+    from studylog.errors import RefError
+    for jobs in (1, 2):
+        out = tmp_path / f"o{jobs}"
+        res = build(BuildOptions(content=make_content(files), out=out, jobs=jobs), [setup])
+        back = res.site.referencing("exp", lambda t: t.split("@")[0] == "fast-ones")
+        assert [d.title for d in back] == ["実験の話"]
+        assert (out / "experiments/fast-ones/grid.png").read_bytes() == b"png"
+        assert (out / "experiments/extra.png").is_file() and (out / "experiments/gallery/index.html").is_file()
+        assert 'href="/studylog/experiments/fast-ones/"' in (out / "posts/実験の話/index.html").read_text()
