@@ -18,6 +18,9 @@ from markdown.inlinepatterns import InlineProcessor
 from pymdownx import arithmatex
 
 
+_UNKNOWN_MACRO = re.compile(r"<mi>\\([A-Za-z]+)</mi>")
+
+
 @lru_cache(maxsize=4096)
 def tex_to_mathml(tex: str, display: bool) -> str:
     tex = tex.strip()
@@ -26,6 +29,9 @@ def tex_to_mathml(tex: str, display: bool) -> str:
     except Exception:  # latex2mathml misses some macros: show the source rather than fail
         cls = "math-source display" if display else "math-source"
         return f'<code class="{cls}" title="TeX">{html.escape(tex)}</code>'
+    # latex2mathml leaves macros it lacks as <mi>\arg</mi>: show them upright like
+    # \operatorname (\arg, \sgn, \tr, \Var ...) instead of a stray backslash
+    out = _UNKNOWN_MACRO.sub(r'<mi mathvariant="normal">\1</mi>', out)
     # alttext keeps the TeX for summaries, copy and screen readers
     return out.replace("<math ", f'<math alttext="{html.escape(tex, quote=True)}" ', 1)
 

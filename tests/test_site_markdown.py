@@ -203,3 +203,9 @@ def test_unsupported_tex_shows_source_not_traceback(tmp_path):
 def test_math_inside_heading_keeps_japanese_anchor(tmp_path):
     r = render_one(tmp_path, "## 損失 $L_D$ の定義\n")
     assert '<h2 id="損失' in r.html and "<math" in r.html
+
+
+def test_operator_names_latex2mathml_lacks_render_upright(tmp_path):
+    html = render_one(tmp_path, r"$\arg\max_\xi f$ と $\sgn x$").html
+    assert '<mi mathvariant="normal">arg</mi>' in html and '<mi mathvariant="normal">sgn</mi>' in html
+    assert "<mi>\\" not in html
