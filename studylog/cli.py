@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None, setup=()) -> int:
     if args.out.resolve() == args.content.resolve() or args.content.resolve().is_relative_to(args.out.resolve()):
         print("build.py: error: --out must not contain the content folder", file=sys.stderr)
         return EXIT_USAGE
+    from .write import unsafe_output
+    problem = unsafe_output(args.out)
+    if problem:
+        print(f"build.py: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     from .build import BuildOptions, build
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
                         drafts=args.drafts, quiet=args.quiet, jobs=args.jobs)

@@ -149,7 +149,7 @@ def plan_pages(site: Site) -> list[Page]:
         pager = Pager(n, total, site.posts[(n - 1) * per: n * per],
                       u.url("home", page=n - 1) if n > 1 else None,
                       u.url("home", page=n + 1) if n < total else None)
-        title = cfg.title if n == 1 else f"{cfg.title} ({n}/{total})"
+        title = cfg.title if n == 1 else f"{n} ページ目"
         out.append(Page(u.path_of("home", page=n), "index.html", title, {"pager": pager, "is_home": True}))
     for d in site.posts:
         out.append(Page(u.doc_path(d), "post.html", d.title, {

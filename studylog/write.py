@@ -29,6 +29,21 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+MARKER = ".nojekyll"   # every build writes it; its presence says "this folder is ours to replace"
+
+
+def unsafe_output(out: Path) -> str | None:
+    """Why replacing `out` could destroy someone's files, or None when it is safe."""
+    out = Path(out)
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return f"{out} exists and is not a folder"
+    if any(out.iterdir()) and not (out / MARKER).exists():
+        return f"{out} is not empty and was not written by studylog (no {MARKER}); refusing to replace it"
+    return None
+
+
 class SiteWriter:
     """Collects the new site in a temp dir beside `out`; `commit()` swaps it into place.
 
@@ -38,6 +53,9 @@ class SiteWriter:
     """
 
     def __init__(self, out: Path):
+        problem = unsafe_output(out)
+        if problem:
+            raise ValueError(problem)
         self.out = Path(out).absolute()
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.new-", dir=self.out.parent))

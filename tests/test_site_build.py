@@ -278,3 +278,14 @@ def test_setup_hook_adds_scheme_pages_assets_and_sees_backlinks(make_content, sa
         assert (out / "experiments/fast-ones/grid.png").read_bytes() == b"png"
         assert (out / "experiments/extra.png").is_file() and (out / "experiments/gallery/index.html").is_file()
         assert 'href="/studylog/experiments/fast-ones/"' in (out / "posts/実験の話/index.html").read_text()
+
+
+def test_refuses_to_replace_a_folder_it_did_not_write(make_content, run_build, tmp_path):
+    content = make_content({"posts/a.md": post("a", "2017-12-04")})
+    precious = tmp_path / "docs"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    code, _, err, _ = run_build(content, out=precious)
+    assert code == 2 and "refusing" in err and (precious / "notes.txt").read_text() == "mine"
+    code, _, err, _ = run_build(content, out=content.parent)     # would contain the content
+    assert code == 2
