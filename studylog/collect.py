@@ -75,6 +75,12 @@ class Site:
         """A post or page by slug or file stem."""
         return self._names.get(name)
 
+    def by_path(self, path) -> Document | None:
+        """The shown document whose source is `path` (resolved), if any."""
+        if not hasattr(self, "_by_path"):
+            self._by_path = {d.path.resolve(): d for d in self.documents}
+        return self._by_path.get(path)
+
     def names(self) -> list[str]:
         return list(self._names)
 

@@ -132,27 +132,39 @@ class _RefProcessor(Treeprocessor):
                 _replace(el, parents, result)
             else:
                 el.set(attr, str(result))
-        elif is_image and not _EXTERNAL.match(value):
-            self._local_image(el, value, state)
+        elif not _EXTERNAL.match(value):
+            self._local_file(el, attr, value, is_image, state)
 
-    def _local_image(self, el, value, state: _State):
-        line = state.line_of(f"({value}")
+    def _local_file(self, el, attr, value, is_image, state: _State):
+        """A relative path: a .md file becomes that page's URL (GitHub-preview friendly);
+        any other file is copied into the site once. Missing or outside content/ = error."""
+        line = state.line_of(f"({value}") if f"({value}" in state.doc.body else state.line_of(value)
+        what = "image" if is_image else "link"
         content = state.ctx.site.config.content_dir.resolve()
-        path = unquote(htmllib.unescape(value).split("#")[0].split("?")[0])
+        raw, _, anchor = htmllib.unescape(value).partition("#")
+        path = unquote(raw.split("?")[0])
         src = (state.doc.path.parent / path).resolve()   # resolve(): symlinks may not escape either
         if not src.is_relative_to(content):
-            state.error(line, f"image {value!r} points outside the content folder")
+            state.error(line, f"{what} {value!r} points outside the content folder")
             return
         if not src.is_file():
-            state.error(line, f"image {value!r} not found (looked for {display_path(src)})")
+            state.error(line, f"{what} {value!r} not found (looked for {display_path(src)})")
+            return
+        if not is_image and src.suffix == ".md":
+            doc = state.ctx.site.by_path(src)
+            if doc is None:
+                state.error(line, f"link {value!r} is to a draft or a file that is not a page")
+                return
+            el.set(attr, state.ctx.urls.doc(doc) + (f"#{anchor}" if anchor else ""))
             return
         rel = src.relative_to(content).as_posix()
-        el.set("src", state.ctx.copy_asset(src, state.ctx.urls.path_of("asset", rel)))
-        el.set("loading", "lazy")
-        size = _image_size(src)
-        if size:
-            el.set("width", str(size[0]))
-            el.set("height", str(size[1]))
+        el.set(attr, state.ctx.copy_asset(src, state.ctx.urls.path_of("asset", rel)) + (f"#{anchor}" if anchor else ""))
+        if is_image:
+            el.set("loading", "lazy")
+            size = _image_size(src)
+            if size:
+                el.set("width", str(size[0]))
+                el.set("height", str(size[1]))
 
 
 def _image_size(path: Path):

@@ -209,3 +209,11 @@ def test_operator_names_latex2mathml_lacks_render_upright(tmp_path):
     html = render_one(tmp_path, r"$\arg\max_\xi f$ と $\sgn x$").html
     assert '<mi mathvariant="normal">arg</mi>' in html and '<mi mathvariant="normal">sgn</mi>' in html
     assert "<mi>\\" not in html
+
+
+def test_relative_md_links_and_files(tmp_path):
+    extra = {"posts/b.md": post("別の記事", "2017-12-05", "x", slug="other"), "files/paper.pdf": b"%PDF"}
+    r = render_one(tmp_path, "[b](b.md) [b2](./b.md#sec) [pdf](../files/paper.pdf) [none](nothing.md)\n", extra=extra)
+    assert 'href="/studylog/posts/other/"' in r.html and 'href="/studylog/posts/other/#sec"' in r.html
+    assert 'href="/studylog/assets/files/paper.pdf"' in r.html
+    assert [(e.line, e.message.split(" (")[0]) for e in r.errors] == [(5, "link 'nothing.md' not found")]
