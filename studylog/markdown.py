@@ -284,13 +284,13 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 def _summary(doc, body_html: str) -> tuple[str, str]:
-    """Front matter `summary`, else the first paragraph (links unwrapped, footnote refs dropped)."""
+    """Front matter `summary`, else the first paragraph with text (links unwrapped,
+    footnote refs and images dropped)."""
     if doc.summary:
         return str(Markup.escape(doc.summary)), doc.summary
-    m = _FIRST_P.search(body_html)
-    if not m:
-        return "", ""
-    frag = _A_TAG.sub("", _FNREF.sub("", m.group(1)))
-    frag = re.sub(r"<img\b[^>]*>", "", frag)
-    text = htmllib.unescape(_TAGS.sub("", math_to_text(frag)))
-    return frag.strip(), " ".join(text.split())
+    for m in _FIRST_P.finditer(body_html):
+        frag = re.sub(r"<img\b[^>]*>", "", _A_TAG.sub("", _FNREF.sub("", m.group(1)))).strip()
+        text = " ".join(htmllib.unescape(_TAGS.sub("", math_to_text(frag))).split())
+        if text:
+            return frag, text
+    return "", ""

@@ -217,3 +217,12 @@ def test_relative_md_links_and_files(tmp_path):
     assert 'href="/studylog/posts/other/"' in r.html and 'href="/studylog/posts/other/#sec"' in r.html
     assert 'href="/studylog/assets/files/paper.pdf"' in r.html
     assert [(e.line, e.message.split(" (")[0]) for e in r.errors] == [(5, "link 'nothing.md' not found")]
+
+
+def test_summary_skips_image_only_paragraph(tmp_path):
+    from PIL import Image
+    import io
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buf, "PNG")
+    r = render_one(tmp_path, "![図](../images/p.png)\n\n本当の最初の段落。\n", extra={"images/p.png": buf.getvalue()})
+    assert r.summary_text == "本当の最初の段落。" and "<img" not in r.summary_html
