@@ -74,8 +74,13 @@ class _Block(arithmatex.BlockArithmatexProcessor):
 class MathExtension(arithmatex.ArithmatexExtension):
     def extendMarkdown(self, md):
         super().extendMarkdown(md)
-        inline = md.inlinePatterns["arithmatex-inline"]
-        md.inlinePatterns.register(_Inline(inline.pattern, self.getConfigs(), md), "arithmatex-inline", 189.9)
+        # Pandoc's rule on top of smart dollars: a closing $ is never followed by a digit,
+        # so "$5/$10" and "$3 or $4" stay prices.
+        dollar = arithmatex.RE_SMART_DOLLAR_INLINE
+        if dollar.endswith(r"(?<!\s)(?:\$))"):  # else a newer pymdownx: keep its pattern
+            dollar = dollar[:-1] + r"(?!\d))"
+        pattern = "(?:%s|%s)" % (dollar, arithmatex.RE_BRACKET_INLINE)
+        md.inlinePatterns.register(_Inline(pattern, self.getConfigs(), md), "arithmatex-inline", 189.9)
         md.inlinePatterns.register(_InlineDisplay(r"(?<!\\)\$\$((?:\\.|[^\\$])+?)\$\$", md), "math-inline-display", 189.95)
         block = md.parser.blockprocessors["arithmatex-block"]
         new = _Block(block.pattern.pattern, self.getConfigs(), md)

@@ -65,8 +65,9 @@ def test_emphasis_never_inside_math(tmp_path):
 
 
 def test_prices_stay_text(tmp_path):
-    html = render_one(tmp_path, "りんごは $5 and $7 です。コーヒーは $3、ケーキは $4。").html
+    html = render_one(tmp_path, "りんごは $5 and $7 です。コーヒーは $3、ケーキは $4。$5/$10 も $20-$30 も。").html
     assert "<math" not in html and "$5 and $7" in html and "$3、ケーキは $4" in html
+    assert "$5/$10" in html and "$20-$30" in html
 
 
 def test_escaped_dollar(tmp_path):
