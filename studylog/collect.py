@@ -55,7 +55,7 @@ class Site:
     posts: list[Document]                  # newest first
     pages: list[Document]
     experiments: list[Document]
-    tags: dict[str, list[Document]]        # tag -> posts, newest first; ordered by name
+    tags: dict[str, list[Document]]        # tag -> posts (newest first), then experiments
     months: dict[str, list[Document]]      # "2017-12" -> posts, newest month first
     weeks: dict[str, list[Document]]       # "2017-W49" -> posts (ISO week, site tz)
     series: dict[str, SeriesInfo]
@@ -117,11 +117,12 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     weeks: dict[str, list[Document]] = {}
     series_parts: dict[str, list[Document]] = {}
     spelling: dict[str, str] = {}   # "gan" -> "GAN": tags that share a URL are one tag
-    for d in posts:
+    for d in posts + experiments:    # experiments carry tags too; their pages link to them
         for t in d.tags:
             t = spelling.setdefault(slugify(t), t)
             if d not in tags.get(t, ()):
                 tags.setdefault(t, []).append(d)
+    for d in posts:
         months.setdefault(f"{d.date:%Y-%m}", []).append(d)
         weeks.setdefault(iso_week_key(d.date), []).append(d)
         if d.series:

@@ -99,7 +99,8 @@ def sample_files():
             """, tags="[論文, 強化学習]", slug="ird"),
         "posts/old.md": post("古い記事", "2017-11-01", "古い。", tags="[雑記]"),
         "posts/draft.md": post("書きかけ", "2017-12-20", "下書き。", tags="[秘密のタグ]", draft="true"),
+        "experiments/undated.md": "---\ntitle: 日付なし\ntags: [GAN]\nexperiment: {steps: 5}\n---\n",
         "pages/about.md": "---\ntitle: このサイトについて\n---\n勉強の記録です。\n",
-        "experiments/fast-ones.md": "---\ntitle: 1 だけで学習\ndate: 2017-12-15\nexperiment:\n  model: fast\n  steps: 50\n---\n物語。\n",
+        "experiments/fast-ones.md": "---\ntitle: 1 だけで学習\ndate: 2017-12-15\ntags: [実験, GAN]\nexperiment:\n  model: fast\n  steps: 50\n---\n物語。\n",
         "images/fig.png": buf.getvalue(),
     }

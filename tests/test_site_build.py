@@ -186,10 +186,11 @@ def test_experiment_pages_are_parsed_and_exposed(make_content, sample_files):
     from studylog.build import BuildOptions, build
     content = make_content(sample_files)
     res = build(BuildOptions(content=content, out=content.parent / "o"))
-    [exp] = res.site.experiments
-    assert exp.kind == "experiment" and exp.slug == "fast-ones"
+    exp, undated = res.site.experiments
+    assert exp.kind == "experiment" and exp.slug == "fast-ones" and undated.date is None
     assert exp.experiment == {"model": "fast", "steps": 50}
-    assert exp.line_of(("experiment", "steps")) == 6
+    assert exp.line_of(("experiment", "steps")) == 7
+    assert exp in res.site.tags["実験"] and undated in res.site.tags["GAN"]
     assert "物語" in (content.parent / "o" / "experiments" / "fast-ones" / "index.html").read_text()
 
 
