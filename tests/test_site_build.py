@@ -40,6 +40,10 @@ def crawl(out: Path, prefix: str) -> list[str]:
     for f, p in pages.items():
         page_url = prefix + f.relative_to(out).as_posix()
         for link in p.links:
+            scheme = urlsplit(link).scheme
+            if scheme not in ("", "http", "https", "mailto", "data"):
+                broken.append(f"{f}: {link} (unresolved {scheme}: reference)")
+                continue
             parts = urlsplit(urljoin("http://h" + page_url, link))
             if parts.netloc != "h" or link.startswith(("http:", "https:", "mailto:")):
                 continue
