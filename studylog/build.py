@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,8 @@ _RENDERER: MarkdownRenderer | None = None
 
 def _jobs(jobs: int | None, n_items: int) -> int:
     if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if "tensorflow" in sys.modules:  # a build that just trained: forking TF's threads can hang
         return 1
     if jobs is None:
         return (os.cpu_count() or 1) if n_items >= PARALLEL_MIN_DOCS else 1
