@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import feeds, refs, render
+from . import accumulate, feeds, refs, render, search
 from .collect import Site, check_paths, collect
 from .config import load_config
 from .content import parse_all
@@ -21,6 +21,7 @@ from .urls import output_file
 # A setup callback registers extra link/fence handlers once the site model exists
 # (the integration adds `exp:` and the experiment fences this way).
 Setup = Callable[[Site, Hooks], None]
+DEFAULT_SETUP: tuple[Setup, ...] = (accumulate.setup, search.setup)   # reading list, papers, /search/
 PARALLEL_MIN_DOCS = 150   # below this, forking workers costs more than it saves
 
 
@@ -32,6 +33,7 @@ class BuildOptions:
     drafts: bool = False
     quiet: bool = False
     jobs: int | None = None        # None: one per CPU when there are many documents
+    search: bool = True            # Pagefind index (when installed and site.toml allows)
 
 
 @dataclass
@@ -59,8 +61,12 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     site = collect(config, docs, drafts=opts.drafts, errors=errors)
     hooks = Hooks()
     refs.register(hooks)
-    for fn in setup:          # may register handlers, add pages (site.pages_out) or assets
-        fn(site, hooks)
+    site.extra["search_index"] = search.wanted(config, opts.search)
+    for fn in (*DEFAULT_SETUP, *setup):   # may register handlers, add pages (site.pages_out) or assets
+        try:
+            fn(site, hooks)
+        except ContentError as e:         # a setup reports front matter problems this way
+            errors.extend(e.errors)
     check_paths(site, errors)
     lap("collect")
 
@@ -96,8 +102,13 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
             copies[site.urls.path_of("static", rel)] = src
         for rel, src in sorted(copies.items()):
             writer.copy(rel, src)
+        lap("write")
+        if site.extra["search_index"]:    # index the finished site before it is swapped in
+            warning = search.index(writer.tmp)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
+            lap("search")
         writer.commit()
-    lap("write")
     files = n_pages + len(extra) + len(copies)
     return BuildResult(site, files, time.perf_counter() - t0, timings)
 

@@ -18,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drafts", action="store_true", help="include posts with draft: true")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
+    p.add_argument("--no-search", action="store_true", help="do not build the Pagefind search index")
     return p
 
 
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None, setup=()) -> int:
         return EXIT_USAGE
     from .build import BuildOptions, build
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
-                        drafts=args.drafts, quiet=args.quiet, jobs=args.jobs)
+                        drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
+                        search=not args.no_search)
     try:
         result = build(opts, setup)
     except ContentError as e:
