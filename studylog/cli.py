@@ -23,6 +23,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, setup=()) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["new"]:            # python build.py new diary|note|experiment
+        from .scaffold import main as new
+        return new(argv[1:])
+    if argv[:1] == ["serve"]:          # python build.py serve [--port N] [build options]
+        from .serve import main as serve
+        return serve(argv[1:], setup)
     args = parser().parse_args(argv)   # exits 2 on usage errors
     if not args.content.is_dir():
         print(f"build.py: error: content folder not found: {args.content}", file=sys.stderr)
