@@ -19,6 +19,9 @@ from pathlib import Path
 from .collect import Page, Site
 
 BUNDLE = "pagefind"          # folder inside the site
+# inside <main> but not the document's own text: heading permalinks ("#"), the previous/next
+# post titles, the series box, the table of contents
+EXCLUDE = ".anchor, .post-nav, .series, .page-toc, .footnote-backref"
 
 
 def available() -> bool:
@@ -33,7 +36,8 @@ def wanted(config, option: bool = True) -> bool:
 
 def index(site_dir: Path, timeout: float = 300) -> str | None:
     """Index `site_dir` in place. Returns None, or a warning to print (the build goes on)."""
-    cmd = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", BUNDLE, "--silent"]
+    cmd = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", BUNDLE,
+           "--exclude-selectors", EXCLUDE, "--silent"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
