@@ -116,26 +116,34 @@ class Trainer:
         self._loss, self._p_real = _losses(self.nets.d_output)
         self.step = tf.function(self._step)
 
-    def _step(self, real, z_d, z_g, train_g: bool):
-        """One iteration: a D step on [real; fake], then (unless pre-training) a G step."""
+    def _step(self, real, z_d, z_g, train_d: bool, train_g: bool):
+        """One iteration: a D step on [real; fake], then a G step (the articles' order).
+
+        train_d / train_g are Python flags (one trace each): D pre-training runs (True, False);
+        tests run (False, True) to check what a generator step alone may change.
+        """
         g, d = self.nets.generator, self.nets.discriminator
-        n = tf.shape(real)[0]
-        labels = tf.concat([tf.ones([n]), tf.zeros([n])], axis=0)
-        with tf.GradientTape() as tape:
-            fake = g(z_d, training=True)
-            out = d(tf.concat([real, fake], axis=0), training=True)
-            d_loss = self._loss(out, labels)
-        d_vars = d.trainable_variables
-        self.d_opt.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
-        d_acc = tf.reduce_mean(tf.cast(tf.equal(tf.cast(self._p_real(out) > 0.5, tf.float32), labels), tf.float32))
-        if not train_g:
-            return d_loss, d_acc, tf.constant(0.0), tf.constant(0.0)
-        with tf.GradientTape() as tape:
-            out = d(g(z_g, training=True), training=True)
-            g_loss = self._loss(out, tf.ones([tf.shape(z_g)[0]]))
-        grads = tape.gradient(g_loss, self.g_step_vars)
-        self.g_opt.apply_gradients(zip(grads, self.g_step_vars))
-        g_acc = tf.reduce_mean(tf.cast(self._p_real(out) > 0.5, tf.float32))
+        zero = tf.constant(0.0)
+        d_loss = d_acc = g_loss = g_acc = zero
+        if train_d:
+            n = tf.shape(real)[0]
+            labels = tf.concat([tf.ones([n]), tf.zeros([n])], axis=0)
+            with tf.GradientTape() as tape:
+                fake = g(z_d, training=True)
+                out = d(tf.concat([real, fake], axis=0), training=True)
+                d_loss = self._loss(out, labels)
+            d_vars = d.trainable_variables
+            self.d_opt.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+            hit = tf.equal(tf.cast(self._p_real(out) > 0.5, tf.float32), labels)
+            d_acc = tf.reduce_mean(tf.cast(hit, tf.float32))
+        if train_g:
+            with tf.GradientTape() as tape:
+                out = d(g(z_g, training=True), training=True)
+                g_loss = self._loss(out, tf.ones([tf.shape(z_g)[0]]))
+            # Only G's variables unless freeze_discriminator is false (then D's too).
+            grads = tape.gradient(g_loss, self.g_step_vars)
+            self.g_opt.apply_gradients(zip(grads, self.g_step_vars))
+            g_acc = tf.reduce_mean(tf.cast(self._p_real(out) > 0.5, tf.float32))
         return d_loss, d_acc, g_loss, g_acc
 
     def batch(self, x: np.ndarray, it: int):
@@ -189,7 +197,7 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
         for it in range(start, total):
             real, z_d, z_g = t.batch(x, it)
             train_g = it >= cfg.pretrain_d_steps
-            vals = [float(v) for v in t.step(real, z_d, z_g, train_g)]
+            vals = [float(v) for v in t.step(real, z_d, z_g, True, train_g)]
             t.iteration.assign(it + 1)
             if not all(math.isfinite(v) for v in vals):
                 status = "failed"
