@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as etree
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape as _escape
 
 from .errors import RefError
 from .exp_view import ExperimentView, Img
@@ -23,6 +24,11 @@ from .refs import known_names_hint
 TARGET = re.compile(r"^(?P<name>[^@/#]+)(?:@(?P<step>[^/#]*)|/(?P<part>[^/#]*))?(?:#(?P<anchor>.*))?$")
 PARTS = {"loss": "loss_chart", "animation": "animation"}
 MAX_COMPARE_DEFAULT_STEPS = 8
+
+
+def escape(value) -> str:
+    """Escaped text as a plain str, so concatenation never escapes the HTML built around it."""
+    return str(_escape(value))
 
 
 def _view(views: dict[str, ExperimentView], name: str, where: str) -> ExperimentView:

@@ -88,7 +88,7 @@ class ExperimentView:
         the smoke snapshot at the same fraction of the run, so a smoke build checks every page."""
         if self.status == "smoke" and self.snaps and step in self.declared_steps:
             frac = step / max(self.declared_steps[-1], 1)
-            return min(self.snaps, key=lambda s: abs(s.step / self.snaps[-1].step - frac))
+            return min(self.snaps, key=lambda s: (abs(s.step / self.snaps[-1].step - frac), -s.step))
         return next((s for s in self.snaps if s.step == step), None)
 
     @property
