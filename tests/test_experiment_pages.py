@@ -157,8 +157,8 @@ def test_bad_experiment_config_is_an_error_with_line(exp_site, run_build):
     content = exp_site({"experiments/bad.md": EXP.replace("steps: 100", "steps: -3\n  colour: red")}, fake=False)
     code, _, err, _ = run_build(content, fake_results=False)
     assert code == 1
-    assert re.search(r"experiments/bad\.md:9: experiment\.steps: ", err), err
-    assert re.search(r"experiments/bad\.md:10: experiment\.colour: unknown key", err), err
+    assert re.search(r"experiments/bad\.md:8: experiment\.steps: ", err), err
+    assert re.search(r"experiments/bad\.md:9: experiment\.colour: unknown key", err), err
 
 
 def test_fresh_results_build_never_imports_tensorflow(exp_site, tmp_path):
