@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import accumulate, feeds, refs, render, search
+from . import accumulate, exp_refs, experiments, feeds, refs, render, search
 from .collect import Site, check_paths, collect
 from .config import load_config
 from .content import parse_all
-from .errors import BuildError, ContentError
+from .errors import BuildError, ContentError, display_path
+from .exp_view import ExperimentView, build_view
 from .hooks import Hooks, RenderContext
 from .markdown import MarkdownRenderer, Rendered
 from .urls import output_file
@@ -33,6 +34,9 @@ class BuildOptions:
     drafts: bool = False
     quiet: bool = False
     jobs: int | None = None        # None: one per CPU when there are many documents
+    results: Path | None = None    # experiment results (default: results/ beside the content folder)
+    smoke: bool = False            # train stale experiments at a tiny size (never reused as real)
+    frozen: bool = False           # never train: missing or stale results are errors (deploy CI)
     search: bool = True            # Pagefind index (when installed and site.toml allows)
 
 
@@ -61,6 +65,8 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     site = collect(config, docs, drafts=opts.drafts, errors=errors)
     hooks = Hooks()
     refs.register(hooks)
+    exp_refs.register(hooks, experiment_stage(site, opts, errors))
+    lap("experiments")
     site.extra["search_index"] = search.wanted(config, opts.search)
     for fn in (*DEFAULT_SETUP, *setup):   # may register handlers, add pages (site.pages_out) or assets
         try:
@@ -111,6 +117,35 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
         writer.commit()
     files = n_pages + len(extra) + len(copies)
     return BuildResult(site, files, time.perf_counter() - t0, timings)
+
+
+def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -> dict[str, ExperimentView]:
+    """Plan every declared experiment, train the stale ones (unless the content has errors or
+    the build is --frozen), then describe each stored result for the pages and references."""
+    root = Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
+    plans = {}
+    for doc in site.experiments:
+        config = experiments.parse(doc, errors)
+        if config is not None:
+            plans[doc.stem] = experiments.plan(doc.stem, doc, config, root, smoke=opts.smoke)
+    stale = [p for p in plans.values() if p.must_run]
+    if opts.frozen:
+        for p in stale:
+            errors.append(BuildError(display_path(p.doc.path), p.doc.line_of(("experiment",)),
+                                     f"--frozen: the stored result of {p.name} is {p.state}; "
+                                     f"build without --frozen to train it, then commit {root.name}/{p.name}"))
+    elif stale and not errors:
+        experiments.run_plans(stale, root, smoke=opts.smoke, quiet=opts.quiet, errors=errors)
+    views = {}
+    for doc in site.experiments:
+        views[doc.stem] = build_view(site, doc.stem, doc, plans.get(doc.stem),
+                                     experiments.load_result(root, doc.stem))
+    for page in site.pages_out:
+        if page.template == "experiment.html" and page.doc is not None:
+            page.context["exp"] = views[page.doc.stem]
+        elif page.template == "experiments.html":
+            page.context["views"] = [views[d.stem] for d in site.experiments]
+    return views
 
 
 def render_pages(site: Site, writer, jobs: int | None = None) -> tuple[int, list[BuildError]]:

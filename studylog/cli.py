@@ -17,6 +17,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", metavar="URL", help="override site.toml base_url, e.g. /studylog/ or https://u.github.io/studylog/")
     p.add_argument("--drafts", action="store_true", help="include posts with draft: true")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("--results", type=Path, metavar="DIR", help="experiment results (default: results/ beside the content folder)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--smoke", action="store_true", help="train stale experiments at a tiny size to check the pipeline")
+    g.add_argument("--frozen", action="store_true", help="never train; fail if a result is missing or stale (deploy CI)")
     p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
     p.add_argument("--no-search", action="store_true", help="do not build the Pagefind search index")
     return p
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None, setup=()) -> int:
     from .build import BuildOptions, build
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
                         drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
+                        results=args.results, smoke=args.smoke, frozen=args.frozen,
                         search=not args.no_search)
     try:
         result = build(opts, setup)

@@ -34,6 +34,8 @@ class Urls:
             return f"{key}/"
         if kind == "experiment":
             return f"experiments/{key}/"
+        if kind == "experiment-file":  # a result file shown by an experiment's page
+            return f"experiments/{key}/{kw['file']}"
         if kind == "experiments":
             return "experiments/"
         if kind == "archive":

@@ -198,9 +198,20 @@ def test_url_identity():
     assert url_key("https://example.com/a?x=1") != url_key("https://example.com/a?x=2")
 
 
+def bundled_copy(tmp_path) -> Path:
+    """The bundled content in tmp_path, with stored (fake) experiment results beside it: never trains."""
+    import shutil
+    from fake_results import fake_all
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    fake_all(content, tmp_path / "results")
+    return content
+
+
 def test_bundled_content_reading_list(tmp_path):
     from studylog.build import BuildOptions, build
-    res = build(BuildOptions(content=ROOT / "content", out=tmp_path / "site", quiet=True, search=False))
+    content = bundled_copy(tmp_path)
+    res = build(BuildOptions(content=content, out=tmp_path / "site", quiet=True, search=False, frozen=True))
     acc = res.site.extra["accumulated"]
     reading = acc.lists["reading"]
     ird = next(e for e in reading.entries if e.key == "arxiv:1711.02827")

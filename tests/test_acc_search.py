@@ -35,8 +35,10 @@ def indexed_site(tmp_path_factory):
     os.environ["STUDYLOG_SEARCH"] = "1"
     try:
         from studylog.build import BuildOptions, build
+        from test_acc_accumulate import bundled_copy
+        content = bundled_copy(tmp_path_factory.mktemp("content"))
         root = tmp_path_factory.mktemp("served")
-        build(BuildOptions(content=ROOT / "content", out=root / "studylog", base_url="/studylog/", quiet=True))
+        build(BuildOptions(content=content, out=root / "studylog", base_url="/studylog/", quiet=True, frozen=True))
     finally:
         os.environ["STUDYLOG_SEARCH"] = "0"
     return root
