@@ -155,3 +155,31 @@ def test_safe_path(tmp_path):
     assert safe_path(root, "/p/a/", "/p/") == root / "a"
     for bad in ("/p/../secret", "/p/%2e%2e/secret", "/p/a/%2E%2E/%2E%2E/secret", "/p/link", "/q/a/", "/p/a\\..\\..\\secret"):
         assert safe_path(root, bad, "/p/") is None, bad
+
+
+def test_open_page_reloads_itself_after_an_edit(served, make_content):
+    """In headless Chromium: the served page notices the rebuild and reloads; a broken file
+    shows its error on the page."""
+    from test_acc_search import CHROMIUM, _need
+    from pathlib import Path
+    _need(Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "the playwright package is not installed")
+    s = served({"posts/a.md": post("記事", "2017-12-04", "最初の版。\n")})
+    content = make_content({})
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{s.port}/studylog/posts/%E8%A8%98%E4%BA%8B/")
+            assert "最初の版。" in page.inner_text("main")
+            (content / "posts" / "a.md").write_text(post("記事", "2017-12-04", "二番目の版。\n"), encoding="utf-8")
+            page.wait_for_function("document.querySelector('main').innerText.includes('二番目の版。')", timeout=30000)
+            (content / "posts" / "a.md").write_text(post("記事", "2017-12-04", "[x](post:nope)\n"), encoding="utf-8")
+            page.wait_for_selector("#studylog-build-error", timeout=30000)
+            assert "a.md:5: unknown post" in page.inner_text("#studylog-build-error")
+            assert "二番目の版。" in page.inner_text("main")       # the last good build stays
+        finally:
+            browser.close()
