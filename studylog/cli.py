@@ -11,7 +11,9 @@ EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="build.py", description="Build the study log into a static site.")
+    p = argparse.ArgumentParser(prog="build.py", description="Build the study log into a static site.",
+                                epilog="Also: 'build.py new diary|note|experiment ...' starts a content file; "
+                                       "'build.py serve [--port N]' previews with live reload (each has --help).")
     p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR", help="content folder (default: content)")
     p.add_argument("--out", type=Path, default=Path("_site"), metavar="DIR", help="output folder (default: _site)")
     p.add_argument("--base-url", metavar="URL", help="override site.toml base_url, e.g. /studylog/ or https://u.github.io/studylog/")
