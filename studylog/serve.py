@@ -262,6 +262,8 @@ def main(argv: list[str], setup=()) -> int:
     print(f"serving {args.out} at http://{shown}:{port}{prefix}  (Ctrl-C to stop)", flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # clean up the temporary folder too
     roots = [content, DEFAULT_TEMPLATES]
     before = snapshot(roots)
     try:
