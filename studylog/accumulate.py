@@ -319,6 +319,18 @@ class Accumulated:
                     if e not in p.mentions:
                         p.mentions.append(e)
 
+    def lists_of(self, doc: Document) -> list[tuple[AccList, int]]:
+        """The lists this diary contributes to, with how many of its items each holds."""
+        out = []
+        for acc in self.lists.values():
+            n = sum(1 for e in acc.entries for m in e.mentions if m.doc is doc)
+            if n:
+                out.append((acc, n))
+        return out
+
+    def paper_of(self, doc: Document) -> Paper | None:
+        return next((p for p in self.papers if p.doc is doc), None)
+
     def papers_with_tag(self, tag: str) -> list[Paper]:
         key = slugify(tag)
         return [p for p in self.papers if any(slugify(t) == key for t in p.doc.tags)]

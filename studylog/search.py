@@ -21,7 +21,7 @@ from .collect import Page, Site
 BUNDLE = "pagefind"          # folder inside the site
 # inside <main> but not the document's own text: heading permalinks ("#"), the previous/next
 # post titles, the series box, the table of contents
-EXCLUDE = ".anchor, .post-nav, .series, .page-toc, .footnote-backref"
+EXCLUDE = ".anchor, .post-nav, .series, .page-toc, .footnote-backref, .acc-backrefs"
 
 
 def available() -> bool:

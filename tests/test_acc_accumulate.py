@@ -223,3 +223,15 @@ def test_bundled_content_reading_list(tmp_path):
     events = acc.lists["events"]
     assert any(e.title_text == "NIPS 2017 参加報告会" for e in events.entries)
     assert all(e.title_text for lst in acc.lists.values() for e in lst.entries)
+
+
+def test_posts_point_at_the_lists_and_papers_that_gather_them(make_content, run_build):
+    out = _site(make_content, run_build)
+    diary = (out / "posts" / "2017-12-04-週の日記" / "index.html").read_text("utf-8")
+    assert "この週の「読んだ記事」2 件と「参加したイベント」1 件" in diary
+    assert 'href="/studylog/reading/"' in diary and 'href="/studylog/events/"' in diary
+    note = (out / "posts" / "ird-note" / "index.html").read_text("utf-8")
+    assert 'href="/studylog/papers/#p-ird-note"' in note and "2017-12-18 の週" in note
+    assert 'id="p-ird-note"' in (out / "papers" / "index.html").read_text("utf-8")
+    other = (out / "posts" / "2017-12-18-週の日記" / "index.html").read_text("utf-8")
+    assert "「参加したイベント」1 件" in other
