@@ -139,3 +139,20 @@ def test_query_in_the_url(http_root, browser):
         assert "Inverse Reward Design" in page.locator(".pagefind-ui__result-title").first.inner_text()
     finally:
         page.close()
+
+
+def test_site_toml_can_turn_search_off(make_content, run_build, monkeypatch):
+    from conftest import SITE_TOML, post
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")
+    code, _, err, out = run_build(make_content({"posts/a.md": post("記事", "2017-12-04")}, SITE_TOML + "search = false\n"))
+    assert code == 0, err
+    assert not (out / "pagefind").exists()
+    assert "検索は利用できません" in (out / "search" / "index.html").read_text("utf-8")
+
+
+def test_bad_settings_are_located_errors(make_content, run_build):
+    from conftest import SITE_TOML
+    code, _, err, _ = run_build(make_content({}, SITE_TOML + 'search = "yes"\nlists = ["読んだ記事"]\n'))
+    assert code == 1
+    assert "site.toml:6: search must be true or false" in err
+    assert 'site.toml:7: lists must be a table of "section heading" = "url-name"' in err
