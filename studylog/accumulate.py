@@ -283,12 +283,14 @@ def read_paper(doc: Document, errors: list[BuildError]) -> Paper | None:
 
 
 # --------------------------------------------------------------------------- the model
+@dataclass(eq=False)
 class Accumulated:
-    """What the accumulation pages read (computed when a template first asks)."""
+    """What the accumulation pages read (computed when a template first asks).
 
-    def __init__(self, site: Site, papers: list[Paper]):
-        self.site = site
-        self._papers = papers
+    A dataclass over the whole site on purpose: a page whose context holds it depends on
+    every post (an incremental build can see that by fingerprinting the context)."""
+    site: Site
+    paper_notes: list[Paper]
 
     @cached_property
     def lists(self) -> dict[str, AccList]:
@@ -299,12 +301,12 @@ class Accumulated:
     @property
     def papers(self) -> list[Paper]:
         self.lists   # make sure the cross-links exist
-        return self._papers
+        return self.paper_notes
 
     def _link(self, lists: dict[str, AccList]) -> None:
         urls = self.site.urls
-        by_key = {p.key: p for p in self._papers if p.key}
-        by_href = {urls.doc(p.doc): p for p in self._papers}
+        by_key = {p.key: p for p in self.paper_notes if p.key}
+        by_href = {urls.doc(p.doc): p for p in self.paper_notes}
         for acc in lists.values():
             for e in acc.entries:
                 found = []
@@ -347,6 +349,13 @@ def setup(site: Site, hooks) -> None:
     acc = Accumulated(site, papers)
     site.extra["accumulated"] = acc
     u = site.urls
+    noted = {id(p.doc) for p in papers}
+    for page in site.pages_out:
+        # pages that show what other posts gathered name it in their context (their inputs):
+        # tag pages, and paper notes (which list the weeks that read them). A diary's own
+        # note of where its sections go depends only on itself.
+        if page.template == "tag.html" or (page.doc is not None and id(page.doc) in noted):
+            page.context["acc"] = acc
     for section, slug in site.config.lists:
         site.pages_out.append(Page(u.path_of("list", slug), "accumulated.html", section,
                                    {"acc": acc, "slug": slug}))
