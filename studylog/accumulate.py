@@ -32,6 +32,8 @@ HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _SEPARATORS = re.compile(r"\s+[—―–-]+\s+|[—―]+|：|:\s")
 _LEADING_SEP = re.compile(r"^\s*(?:[—―–\-:：|]+\s*)?")
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.I)
+_HREF = re.compile(r'<a\b[^>]*\bhref="([^"]*)"')
+_A_TAG = re.compile(r"</?a\b[^>]*>")
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$", re.I)
 
 
@@ -174,6 +176,7 @@ def split_entry(src: str, li: htmltree.Node) -> tuple[str, str, str | None, str]
         links = [c for c in inline if c.tag == "a" and c.attrs.get("href") and c.start < t_end]
         if len(links) == 1 and urlsplit(links[0].attrs["href"]).scheme in ("http", "https"):
             url = links[0].attrs["href"]
+            title_html = _A_TAG.sub("", title_html)     # the whole title becomes that link
     title_text = " ".join(htmltree.text_between(src, title_node, t_start, t_end).split())
     rest = rest.strip()
     if tail:
@@ -183,7 +186,6 @@ def split_entry(src: str, li: htmltree.Node) -> tuple[str, str, str | None, str]
     return title_html, title_text, url, notes
 
 
-_HREF = re.compile(r'<a\b[^>]*\bhref="([^"]*)"')
 
 
 def gather(site: Site, section: str) -> list[Entry]:

@@ -192,6 +192,11 @@ def test_entry_shapes(src, title, url, notes):
     assert (title_text, got_url, got_notes) == (title, url, notes)
 
 
+def test_title_with_an_inner_link_becomes_one_link():
+    title_html, _, url, _ = _split('<li>本 <a href="https://x.org/b">B</a> — 感想</li>')
+    assert title_html == "本 B" and url == "https://x.org/b"
+
+
 def test_url_identity():
     assert url_key("https://arxiv.org/abs/1711.02827") == url_key("http://arxiv.org/pdf/1711.02827v2") == "arxiv:1711.02827"
     assert url_key("https://www.example.com/a/") == url_key("http://example.com/a#x")
