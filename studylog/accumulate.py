@@ -34,6 +34,8 @@ _LEADING_SEP = re.compile(r"^\s*(?:[—―–\-:：|]+\s*)?")
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.I)
 _HREF = re.compile(r'<a\b[^>]*\bhref="([^"]*)"')
 _A_TAG = re.compile(r"</?a\b[^>]*>")
+_ID_ATTR = re.compile(r'\s(?:id|name)="[^"]*"')
+_LOCAL_HREF = re.compile(r'(\shref=")#')
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$", re.I)
 
 
@@ -197,6 +199,12 @@ def gather(site: Site, section: str) -> list[Entry]:
             continue
         for n, (anchor, li) in enumerate(section_items(doc.html, section)):
             title_html, title_text, url, notes = split_entry(doc.html, li)
+            # quoted on another page: in-page links (footnotes, headings) point back into the
+            # diary, and ids are dropped so they cannot clash
+            here = site.urls.doc(doc)
+            title_html, notes = (_LOCAL_HREF.sub(rf"\1{here}#", _ID_ATTR.sub("", h)) for h in (title_html, notes))
+            if url and url.startswith("#"):
+                url = here + url
             if not title_text and not notes:
                 continue                         # an empty "- " left from the template
             mention = Mention(doc, iso_week_key(doc.date), anchor, notes, _HREF.findall(notes), n)

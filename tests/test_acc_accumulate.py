@@ -192,6 +192,23 @@ def test_entry_shapes(src, title, url, notes):
     assert (title_text, got_url, got_notes) == (title, url, notes)
 
 
+def test_footnotes_and_anchors_in_notes_point_back_into_the_diary(make_content, run_build):
+    from test_site_build import crawl
+    diary = post("2017-12-04 週の日記", "2017-12-04", """\
+        ## 読んだ記事
+
+        - [A](https://a.example/) — 脚注つき[^1]。[下の節](#その他)も。
+
+        ## その他
+
+        [^1]: 注。
+        """)
+    out = _site(make_content, run_build, files={"posts/d.md": diary})
+    page = (out / "reading" / "index.html").read_text("utf-8")
+    assert 'id="fnref' not in page and "/studylog/posts/2017-12-04-" in page
+    assert crawl(out, "/studylog/") == []
+
+
 def test_title_with_an_inner_link_becomes_one_link():
     title_html, _, url, _ = _split('<li>本 <a href="https://x.org/b">B</a> — 感想</li>')
     assert title_html == "本 B" and url == "https://x.org/b"
@@ -228,6 +245,8 @@ def test_bundled_content_reading_list(tmp_path):
     events = acc.lists["events"]
     assert any(e.title_text == "NIPS 2017 参加報告会" for e in events.entries)
     assert all(e.title_text for lst in acc.lists.values() for e in lst.entries)
+    from test_site_build import crawl
+    assert crawl(tmp_path / "site", "/studylog/") == []
 
 
 def test_posts_point_at_the_lists_and_papers_that_gather_them(make_content, run_build):
