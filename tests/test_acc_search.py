@@ -52,6 +52,8 @@ def test_index_written_only_for_documents(indexed_site):
     assert 'src="/studylog/pagefind/pagefind-ui.js"' in page
     assert "data-pagefind-body" in (site / "posts" / "2017-12-04-週の日記" / "index.html").read_text("utf-8")
     assert "data-pagefind-body" not in (site / "reading" / "index.html").read_text("utf-8")
+    from test_site_build import crawl
+    assert crawl(site, "/studylog/") == []
 
 
 def test_without_pagefind_the_search_page_says_unavailable(make_content, run_build):
