@@ -30,8 +30,8 @@ def same(a, b):
 
 
 def one_step(t, x, train_d, train_g):
-    real, z_d, z_g = t.batch(data.scale(x, t.nets.out_range), 0)
-    t.step(real, z_d, z_g, train_d, train_g)
+    real, z = t.batch(data.scale(x, t.nets.out_range), 0)
+    t.step(real, z, train_d, train_g)
 
 
 @pytest.mark.parametrize("freeze", [True, False])
