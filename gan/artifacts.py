@@ -115,6 +115,9 @@ def write_result(final: Path, *, run: dict, records, sample_dir: Path, summaries
     """Assemble results/NAME in a temp folder beside it, then rename it into place."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):  # left by a killed earlier run
+        if len(stale.name) == len(final.name) + 14:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = final.with_name(f".tmp-{final.name}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     try:

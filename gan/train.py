@@ -171,7 +171,7 @@ def _write_json_atomic(path: Path, data) -> None:
 
 def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool = False,
           on_snapshot: Callable[[int, np.ndarray, tuple], None] | None = None,
-          crash_after: int | None = None) -> TrainResult:
+          crash_after: int | None = None, desc: str | None = None) -> TrainResult:
     """Train cfg on raw uint8 images (N, 28, 28), resuming from work_dir's checkpoint if any.
 
     on_snapshot(step, images, out_range) gets the fixed-noise grid images at each snapshot step.
@@ -196,7 +196,7 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
     z_fixed = fixed_noise(cfg, t.nets.noise_dim)
     status, error = "ok", None
     bar = tqdm(total=cfg.steps, initial=max(0, start - cfg.pretrain_d_steps), disable=quiet,
-               desc=f"{cfg.model}", unit="step", leave=False, dynamic_ncols=True)
+               desc=desc or cfg.model, unit="step", leave=False, dynamic_ncols=True)
     t0 = time.perf_counter()
     try:
         for it in range(start, total):
