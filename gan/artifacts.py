@@ -90,7 +90,9 @@ def write_loss_chart(path: Path, records, title: str) -> None:
 
 
 def write_animation(path: Path, frames: list[Path]) -> None:
-    images = [Image.open(f).convert("L") for f in frames]
+    # 32 grey levels: indistinguishable in a moving preview, and LZW packs it to half the size.
+    levels = [min(255, round(v * 31 / 255) * 255 // 31) for v in range(256)]
+    images = [Image.open(f).convert("L").point(levels) for f in frames]
     if not images:
         return
     durations = [400] * (len(images) - 1) + [1500]  # linger on the final grid

@@ -94,6 +94,8 @@ class Trainer:
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
+        # Fresh layer-name counters, so the saved summaries read the same whatever ran before.
+        keras.backend.clear_session()
         keras.utils.set_random_seed(cfg.seed)  # initial weights and dropout seeds
         self.nets = models.build(cfg)
         g, d = self.nets.generator, self.nets.discriminator
