@@ -113,13 +113,14 @@ def _build_classifier(spec: dict):
     h = layers.Flatten()(h)
     feats = layers.Dense(spec["features"], activation="relu", name="features")(h)
     out = layers.Dense(10, activation="softmax", name="probs")(layers.Dropout(0.3)(feats))
-    model = keras.Model(x, out, name="mnist_classifier")
-    model.compile(optimizer=keras.optimizers.Adam(spec["lr"]), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    return keras.Model(x, out, name="mnist_classifier")
 
 
 def _train_classifier(model, x, y, spec: dict) -> None:
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(spec["lr"]), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     model.fit(x, y, epochs=spec["epochs"], batch_size=spec["batch_size"], shuffle=True, verbose=0)
 
 
@@ -230,7 +231,9 @@ def get_classifier(results_root, *, quiet: bool = True, spec: dict = CLASSIFIER)
     tmp = root / f".tmp-{key[:16]}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        model.save_weights(tmp / weights.name)
+        bare = _build_classifier(spec)          # without the optimizer's state: weights only
+        bare.set_weights(model.get_weights())
+        bare.save_weights(tmp / weights.name)
         (tmp / info_path.name).write_text(json.dumps(info, indent=2) + "\n")
         if d.exists():
             shutil.rmtree(d, ignore_errors=True)
