@@ -66,9 +66,10 @@ class Reference:
 
 def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: str,
                y_range: tuple[float, float] | None = None, refs: list[Reference] = (),
-               markers: bool = False) -> str:
+               markers: bool = False, kind: str = "") -> str:
     """An accessible SVG chart; x runs 0..max_step like the slider.
-    refs: horizontal reference lines; markers: a dot at every point (sparse series)."""
+    refs: horizontal reference lines; markers: a dot at every point (sparse series);
+    kind: an extra class on the svg (e.g. "quality")."""
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     finite = [v for s in series for v in s.values if math.isfinite(v)]
@@ -87,7 +88,8 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
     def y(v: float) -> float:
         return PAD_TOP + plot_h * (1 - (min(max(v, lo), hi) - lo) / (hi - lo))
 
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+    cls = f"chart {escape(kind)}" if kind else "chart"
+    parts = [f'<svg class="{cls}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-label="{escape(title)}" data-x0="{PAD_LEFT}" data-x1="{WIDTH - PAD_RIGHT}" '
              f'data-max-step="{span}" preserveAspectRatio="none">',
              f'<title>{escape(title)}</title>']

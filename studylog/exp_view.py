@@ -213,7 +213,7 @@ class ExperimentView:
         series = [charts.Series("数字スコア", [_num(r.get("digit_score")) for r in self.quality], "score")]
         return Markup(charts.line_chart(steps, series, max_step=self.max_step, y_range=(0.0, 1.0),
                                         title=f"{self.name}: 数字スコア（p ≥ 0.9 で狙いの数字と判定された割合）",
-                                        markers=True))
+                                        markers=True, kind="quality"))
 
     def quality_distance_svg(self) -> Markup:
         steps = [int(r["step"]) for r in self.quality]
@@ -224,7 +224,7 @@ class ExperimentView:
         top = max([v * 1.5 for v in late] + ([floor * 4] if math.isfinite(floor) else []) + [1e-6])
         return Markup(charts.line_chart(
             steps, [charts.Series("フレシェ距離", dist, "dist")], max_step=self.max_step,
-            y_range=(0.0, top), markers=True,
+            y_range=(0.0, top), markers=True, kind="quality",
             refs=[charts.Reference("本物どうしの距離（下限の目安）", floor, "floor")],
             title=f"{self.name}: 分類器の特徴空間でのフレシェ距離と本物どうしの下限"))
 

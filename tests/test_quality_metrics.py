@@ -51,7 +51,8 @@ def test_quality_keys_in_the_config_schema():
     c = parse_experiment({"quality_every": 2, "quality_samples": 500})
     assert (c.quality_every, c.quality_samples) == (2, 500)
     d = parse_experiment({})
-    assert (d.quality_every, d.quality_samples) == (1, 1000)
+    assert (d.quality_every, d.quality_samples) == (2, 1000)
+    assert parse_experiment({"model": "dcgan-by-example"}).quality_every == 3
     assert d.smoke().quality_samples == 100
     with pytest.raises(ConfigError) as e:
         parse_experiment({"quality_every": -1, "quality_samples": 3})

@@ -44,7 +44,7 @@ def test_experiment_page_shows_quality_charts_and_flag_badges(make_content, tmp_
     html = page(out, "experiments/ones")
     q = html[html.index('id="quality"'):]
     q = q[: q.index("</section>")]
-    charts = re.findall(r'<svg class="chart".*?</svg>', q, re.S)
+    charts = re.findall(r'<svg class="chart quality".*?</svg>', q, re.S)
     assert len(charts) == 2
     assert "数字スコア" in charts[0] and len(re.findall(r"<circle class=\"dot score\"", charts[0])) == 4
     assert 'class="ref floor"' in charts[1] and "フレシェ距離" in charts[1]
