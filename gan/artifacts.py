@@ -90,7 +90,9 @@ def write_loss_chart(path: Path, records, title: str) -> None:
 
 
 def write_animation(path: Path, frames: list[Path]) -> None:
-    images = [Image.open(f).convert("L") for f in frames]
+    # 32 grey levels: indistinguishable in a moving preview, and LZW packs it to half the size.
+    levels = [min(255, round(v * 31 / 255) * 255 // 31) for v in range(256)]
+    images = [Image.open(f).convert("L").point(levels) for f in frames]
     if not images:
         return
     durations = [400] * (len(images) - 1) + [1500]  # linger on the final grid
@@ -115,6 +117,9 @@ def write_result(final: Path, *, run: dict, records, sample_dir: Path, summaries
     """Assemble results/NAME in a temp folder beside it, then rename it into place."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):  # left by a killed earlier run
+        if len(stale.name) == len(final.name) + 14:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = final.with_name(f".tmp-{final.name}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     try:

@@ -8,6 +8,7 @@ import argparse
 import json
 import datetime as dt
 import platform
+import re
 import shutil
 import sys
 import time
@@ -28,6 +29,16 @@ def work_dir_for(results_root: Path, name: str, key: str, smoke: bool) -> Path:
     return Path(results_root) / ".work" / f"{name}-{'smoke-' if smoke else ''}{key[:16]}"
 
 
+def _drop_stale_work_dirs(results_root: Path, name: str, keep: Path) -> None:
+    """Checkpoints of NAME under an older key can never be resumed again; free their disk."""
+    pattern = re.compile(re.escape(name) + r"-(smoke-)?[0-9a-f]{16}")
+    root = results_root / ".work"
+    if root.is_dir():
+        for p in root.iterdir():
+            if p != keep and pattern.fullmatch(p.name):
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def run_experiment(name: str, config: ExperimentConfig, results_root, *, quiet: bool = False,
                    smoke: bool = False, _crash_after: int | None = None) -> Path:
     """Train `config` (or its tiny smoke variant) and write results_root/NAME; returns that path.
@@ -40,6 +51,7 @@ def run_experiment(name: str, config: ExperimentConfig, results_root, *, quiet: 
     key = result_key(config, base_dir=config.source_dir)
     run_cfg = config.smoke() if smoke else config
     work = work_dir_for(results_root, name, key, smoke)
+    _drop_stale_work_dirs(results_root, name, keep=work)
     raw, _ = data.load_raw(run_cfg, base_dir=config.source_dir)
 
     import keras
@@ -52,7 +64,8 @@ def run_experiment(name: str, config: ExperimentConfig, results_root, *, quiet: 
     def snapshot(step, images, out_range):
         artifacts.save_grid(sample_dir / Path(artifacts.sample_name(step)).name, images, out_range)
 
-    res = train.train(run_cfg, raw, work, quiet=quiet, on_snapshot=snapshot, crash_after=_crash_after)
+    res = train.train(run_cfg, raw, work, quiet=quiet, on_snapshot=snapshot, crash_after=_crash_after,
+                      desc=name + (" (smoke)" if smoke else ""))
     status = "failed" if res.status == "failed" else ("smoke" if smoke else "fresh")
     n_steps = len(res.records)
     run = {
@@ -91,7 +104,7 @@ def _read_front_matter(md: Path):
 
     def line_of(path):
         key = str(path[-1])
-        for i, ln in enumerate(lines, start=2):
+        for i, ln in enumerate(lines, start=1):  # lines[0] is the rest of the opening ---
             if ln.strip().startswith(f"{key}:"):
                 return i
         return 1

@@ -94,6 +94,8 @@ class Trainer:
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
+        # Fresh layer-name counters, so the saved summaries read the same whatever ran before.
+        keras.backend.clear_session()
         keras.utils.set_random_seed(cfg.seed)  # initial weights and dropout seeds
         self.nets = models.build(cfg)
         g, d = self.nets.generator, self.nets.discriminator
@@ -116,43 +118,48 @@ class Trainer:
         self._loss, self._p_real = _losses(self.nets.d_output)
         self.step = tf.function(self._step)
 
-    def _step(self, real, z_d, z_g, train_d: bool, train_g: bool):
-        """One iteration: a D step on [real; fake], then a G step (the articles' order).
+    def _step(self, real, z, train_d: bool, train_g: bool):
+        """One iteration: a D step on [real; G(z)], then a G step on the same G(z) through the
+        updated D (the articles' order).
 
+        The fakes are generated once and reused: G is not changed by the D step, so G(z) is the
+        same for both halves, and G's forward pass is most of this network's cost. (The articles
+        drew fresh noise for the second half; with one forward pass the step is ~1.3x faster.)
         train_d / train_g are Python flags (one trace each): D pre-training runs (True, False);
         tests run (False, True) to check what a generator step alone may change.
         """
         g, d = self.nets.generator, self.nets.discriminator
         zero = tf.constant(0.0)
         d_loss = d_acc = g_loss = g_acc = zero
-        if train_d:
-            n = tf.shape(real)[0]
-            labels = tf.concat([tf.ones([n]), tf.zeros([n])], axis=0)
-            with tf.GradientTape() as tape:
-                fake = g(z_d, training=True)
-                out = d(tf.concat([real, fake], axis=0), training=True)
-                d_loss = self._loss(out, labels)
-            d_vars = d.trainable_variables
-            self.d_opt.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
-            hit = tf.equal(tf.cast(self._p_real(out) > 0.5, tf.float32), labels)
-            d_acc = tf.reduce_mean(tf.cast(hit, tf.float32))
+        with tf.GradientTape() as g_tape:
+            fake = g(z, training=True)
+            if train_d:
+                with g_tape.stop_recording():  # D's own update is no part of G's gradient
+                    n = tf.shape(real)[0]
+                    labels = tf.concat([tf.ones([n]), tf.zeros([n])], axis=0)
+                    with tf.GradientTape() as d_tape:
+                        out = d(tf.concat([real, fake], axis=0), training=True)
+                        d_loss = self._loss(out, labels)
+                    d_vars = d.trainable_variables
+                    self.d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+                    hit = tf.equal(tf.cast(self._p_real(out) > 0.5, tf.float32), labels)
+                    d_acc = tf.reduce_mean(tf.cast(hit, tf.float32))
+            if train_g:
+                out = d(fake, training=True)
+                g_loss = self._loss(out, tf.ones([tf.shape(z)[0]]))
         if train_g:
-            with tf.GradientTape() as tape:
-                out = d(g(z_g, training=True), training=True)
-                g_loss = self._loss(out, tf.ones([tf.shape(z_g)[0]]))
             # Only G's variables unless freeze_discriminator is false (then D's too).
-            grads = tape.gradient(g_loss, self.g_step_vars)
+            grads = g_tape.gradient(g_loss, self.g_step_vars)
             self.g_opt.apply_gradients(zip(grads, self.g_step_vars))
             g_acc = tf.reduce_mean(tf.cast(self._p_real(out) > 0.5, tf.float32))
         return d_loss, d_acc, g_loss, g_acc
 
     def batch(self, x: np.ndarray, it: int):
-        """Real images and both noise batches of iteration `it`: a pure function of (seed, it)."""
-        cfg, dim = self.cfg, self.nets.noise_dim
+        """Real images and the noise of iteration `it`: a pure function of (seed, it)."""
+        cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, it])
         idx = rng.integers(0, len(x), cfg.batch_size)
-        return (x[idx], noise(cfg.noise, rng, cfg.batch_size, dim),
-                noise(cfg.noise, rng, cfg.batch_size, dim))
+        return x[idx], noise(cfg.noise, rng, cfg.batch_size, self.nets.noise_dim)
 
     def generate(self, z: np.ndarray) -> np.ndarray:
         return self.nets.generator(z, training=False).numpy()
@@ -166,7 +173,7 @@ def _write_json_atomic(path: Path, data) -> None:
 
 def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool = False,
           on_snapshot: Callable[[int, np.ndarray, tuple], None] | None = None,
-          crash_after: int | None = None) -> TrainResult:
+          crash_after: int | None = None, desc: str | None = None) -> TrainResult:
     """Train cfg on raw uint8 images (N, 28, 28), resuming from work_dir's checkpoint if any.
 
     on_snapshot(step, images, out_range) gets the fixed-noise grid images at each snapshot step.
@@ -183,7 +190,7 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
     records, samples, train_seconds, start, resumed = [], [], 0.0, 0, None
     if state_path.exists():
         state = json.loads(state_path.read_text())
-        t.checkpoint.restore(state["checkpoint"]).assert_consumed()
+        t.checkpoint.restore(str(work_dir / "ckpt" / state["checkpoint"])).assert_consumed()
         records = [tuple(r) for r in state["records"]]
         samples, train_seconds = state["samples"], state["train_seconds"]
         start = resumed = int(t.iteration.numpy())
@@ -191,13 +198,13 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
     z_fixed = fixed_noise(cfg, t.nets.noise_dim)
     status, error = "ok", None
     bar = tqdm(total=cfg.steps, initial=max(0, start - cfg.pretrain_d_steps), disable=quiet,
-               desc=f"{cfg.model}", unit="step", leave=False, dynamic_ncols=True)
+               desc=desc or cfg.model, unit="step", leave=False, dynamic_ncols=True)
     t0 = time.perf_counter()
     try:
         for it in range(start, total):
-            real, z_d, z_g = t.batch(x, it)
+            real, z = t.batch(x, it)
             train_g = it >= cfg.pretrain_d_steps
-            vals = [float(v) for v in t.step(real, z_d, z_g, True, train_g)]
+            vals = [float(v) for v in t.step(real, z, True, train_g)]
             t.iteration.assign(it + 1)
             if not all(math.isfinite(v) for v in vals):
                 status = "failed"
@@ -216,7 +223,8 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
             if done % cfg.checkpoint_every == 0 and done < total:
                 path = manager.save(checkpoint_number=done)
                 _write_json_atomic(state_path, {
-                    "checkpoint": path, "records": records, "samples": samples,
+                    # relative name: the work dir may move with the project
+                    "checkpoint": Path(path).name, "records": records, "samples": samples,
                     "train_seconds": train_seconds + time.perf_counter() - t0})
             if crash_after is not None and it + 1 - start >= crash_after:
                 raise Interrupted(f"simulated crash after iteration {it + 1}")

@@ -30,8 +30,8 @@ def same(a, b):
 
 
 def one_step(t, x, train_d, train_g):
-    real, z_d, z_g = t.batch(data.scale(x, t.nets.out_range), 0)
-    t.step(real, z_d, z_g, train_d, train_g)
+    real, z = t.batch(data.scale(x, t.nets.out_range), 0)
+    t.step(real, z, train_d, train_g)
 
 
 @pytest.mark.parametrize("freeze", [True, False])
@@ -71,6 +71,10 @@ def test_run_experiment_writes_a_complete_result_and_resumes(tmp_path):
     with pytest.raises(train.Interrupted):
         run.run_experiment("b", cfg, tmp_path / "r2", quiet=True, _crash_after=5)
     assert not (tmp_path / "r2" / "b").exists()  # nothing half-written is ever in place
+    work = tmp_path / "r2" / ".work"
+    (work / "b-0123456789abcdef").mkdir()   # checkpoints of an older config of b: dropped
+    (work / "bb-0123456789abcdef").mkdir()  # another experiment's: kept
+    (tmp_path / "r2" / ".tmp-b-deadbeef").mkdir()  # a killed publish: dropped
     b = run.run_experiment("b", cfg, tmp_path / "r2", quiet=True)
     assert (a / "losses.csv").read_bytes() == (b / "losses.csv").read_bytes()
     r = json.loads((a / "run.json").read_text())
@@ -84,7 +88,8 @@ def test_run_experiment_writes_a_complete_result_and_resumes(tmp_path):
     assert "Total params" in (a / "summary_generator.txt").read_text()
     assert len((a / "losses.csv").read_text().splitlines()) == 8
     assert json.loads((b / "run.json").read_text())["resumed_from_step"] == 3
-    assert not list((tmp_path / "r2" / ".work").iterdir())  # checkpoints removed after success
+    assert [p.name for p in work.iterdir()] == ["bb-0123456789abcdef"]  # ours removed after success
+    assert not (tmp_path / "r2" / ".tmp-b-deadbeef").exists()
     from PIL import Image
     with Image.open(a / r["samples"][0]["file"]) as im:
         assert im.size == (356, 356)

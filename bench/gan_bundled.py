@@ -1,6 +1,6 @@
 """Time the bundled experiments in one process, as `python build.py` runs them (one TF import).
 
-    python bench/run_bundled.py [/work/notes/experiments.yaml] [--results DIR]
+    python bench/gan_bundled.py [/work/notes/experiments.yaml] [--results DIR]
 """
 import argparse
 import json
