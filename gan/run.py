@@ -121,7 +121,7 @@ def _read_front_matter(md: Path):
 
     def line_of(path):
         key = str(path[-1])
-        for i, ln in enumerate(lines, start=2):
+        for i, ln in enumerate(lines, start=1):  # lines[0] is the rest of the opening ---
             if ln.strip().startswith(f"{key}:"):
                 return i
         return 1

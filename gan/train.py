@@ -201,7 +201,7 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
     to_score = set(scored_steps(declared, cfg.quality_every)) if score else set()
     if state_path.exists():
         state = json.loads(state_path.read_text())
-        t.checkpoint.restore(state["checkpoint"]).assert_consumed()
+        t.checkpoint.restore(str(work_dir / "ckpt" / state["checkpoint"])).assert_consumed()
         records = [tuple(r) for r in state["records"]]
         samples, train_seconds = state["samples"], state["train_seconds"]
         quality = state.get("quality", [])
@@ -239,7 +239,9 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
             if done % cfg.checkpoint_every == 0 and done < total:
                 path = manager.save(checkpoint_number=done)
                 _write_json_atomic(state_path, {
-                    "checkpoint": path, "records": records, "samples": samples, "quality": quality,
+                    # relative name: the work dir may move with the project
+                    "checkpoint": Path(path).name, "records": records, "samples": samples,
+                    "quality": quality,
                     "train_seconds": train_seconds + time.perf_counter() - t0})
             if crash_after is not None and it + 1 - start >= crash_after:
                 raise Interrupted(f"simulated crash after iteration {it + 1}")
