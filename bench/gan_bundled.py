@@ -26,15 +26,25 @@ def main():
     import tensorflow  # noqa: F401  - counted once, like a build
     from gan.run import run_experiment
     print(f"import: {time.perf_counter() - t_all:.1f} s", flush=True)
+    score_s = train_s = 0.0
     for name, mapping in specs.items():
         if a.only and name not in a.only:
             continue
         t = time.perf_counter()
         out = run_experiment(name, parse_experiment(mapping, path=a.yaml), a.results, quiet=True)
         r = json.loads((out / "run.json").read_text())
+        q = r.get("quality") or {}
+        qs = q.get("seconds") or 0.0
+        score_s, train_s = score_s + qs, train_s + r["train_seconds"] - qs
+        fin = q.get("final") or {}
+        quality = (f"  score {fin.get('digit_score', float('nan')):.3f}  distance {fin.get('distance') or float('nan'):.3g}"
+                   f" (floor {fin.get('floor') or float('nan'):.3g})  scoring {qs:.1f} s"
+                   f" ({100 * qs / max(r['train_seconds'] - qs, 1e-9):.1f}%)  flags {[f['flag'] for f in r.get('flags', [])]}")
         print(f"{name:18s} {time.perf_counter() - t:6.1f} s  {r['steps_done']} steps  "
-              f"{r['steps_per_second']} steps/s  {r['status']}", flush=True)
+              f"{r['steps_per_second']} steps/s  {r['status']}{quality}", flush=True)
     print(f"total: {time.perf_counter() - t_all:.1f} s")
+    print(f"scoring: {score_s:.1f} s = {100 * score_s / max(train_s, 1e-9):.1f}% of the training time "
+          f"({train_s:.1f} s, scoring excluded); target <= 10%")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ def publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_result(final: Path, *, run: dict, records, sample_dir: Path, summaries: dict) -> Path:
+def write_result(final: Path, *, run: dict, records, sample_dir: Path, summaries: dict,
+                 quality_rows=None) -> Path:
     """Assemble results/NAME in a temp folder beside it, then rename it into place."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +136,9 @@ def write_result(final: Path, *, run: dict, records, sample_dir: Path, summaries
         write_animation(tmp / FILES["animation"], frames)
         for which in ("generator", "discriminator"):
             (tmp / FILES[f"summary_{which}"]).write_text(summaries[which], encoding="utf-8")
+        if quality_rows is not None:
+            from gan.metrics import write_quality_csv
+            write_quality_csv(tmp / run["quality"]["csv"], quality_rows)
         run = dict(run, files={k: v for k, v in FILES.items() if (tmp / v).exists()})
         (tmp / "run.json").write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         publish(tmp, final)

@@ -32,7 +32,10 @@ def _opt(name: str, lr: float, beta_1: float = 0.9, decay: float = 0.0) -> dict:
     return {"name": name, "lr": lr, "beta_1": beta_1, "decay": decay}
 
 
-# Preset defaults. The two article presets keep the articles' hyper-parameters (decay is the old
+# Preset defaults. quality_every scores every 2nd (3rd for the heavy dcgan-by-example generator)
+# grid snapshot and the last: 1000 samples cost about as much as 5 (fast) to 10 (dcgan) training
+# steps, which keeps scoring under 10% of training time (bench/gan_bundled.py prints the share).
+# The two article presets keep the articles' hyper-parameters (decay is the old
 # Keras `lr / (1 + decay * iterations)`); only `steps` is cut to something a CPU finishes.
 PRESETS: dict[str, dict[str, Any]] = {
     # In the spirit of the TensorFlow DCGAN tutorial (Adam 2e-4 / beta_1 0.5, normal noise,
@@ -43,6 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"discriminator": _opt("adam", 2e-4, 0.5), "generator": _opt("adam", 2e-4, 0.5)},
         "dropout": 0.3, "discriminator_convs": 2, "pretrain_d_steps": 0,
         "freeze_discriminator": True, "seed": 0, "checkpoint_every": 100,
+        "quality_every": 2, "quality_samples": 1000,
     },
     # "GAN by Example using Keras on Tensorflow Backend" (R. Atienza, 2017).
     "dcgan-by-example": {
@@ -52,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                       "generator": _opt("rmsprop", 1e-4, decay=3e-8)},
         "dropout": 0.4, "discriminator_convs": 4, "pretrain_d_steps": 0,
         "freeze_discriminator": True, "seed": 0, "checkpoint_every": 50,
+        "quality_every": 3, "quality_samples": 1000,
     },
     # The functional-API GAN with a two-class softmax discriminator (real=[0,1], fake=[1,0]).
     "functional-two-class": {
@@ -60,6 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"discriminator": _opt("adam", 1e-3), "generator": _opt("adam", 1e-4)},
         "dropout": 0.25, "discriminator_convs": 2, "pretrain_d_steps": 20,
         "freeze_discriminator": True, "seed": 0, "checkpoint_every": 50,
+        "quality_every": 2, "quality_samples": 1000,
     },
 }
 # dcgan-by-example: first N of 64/128/256/512; fast: first N of 32/64/128; functional: fixed 256/512.
@@ -83,6 +89,10 @@ class ExperimentConfig:
     freeze_discriminator: bool
     seed: int
     checkpoint_every: int
+    # Sample quality (gan/metrics.py): score every N-th grid snapshot (and the last; 0 = never)
+    # from a fixed batch of quality_samples generated images.
+    quality_every: int = 1
+    quality_samples: int = 1000
     # Not part of the experiment's identity: where relative dataset paths are resolved.
     source_dir: str | None = dataclasses.field(default=None, compare=False)
 
@@ -100,7 +110,8 @@ class ExperimentConfig:
         """A tiny variant that exercises the whole pipeline in seconds (never a real result)."""
         return dataclasses.replace(
             self, steps=min(self.steps, 4), batch_size=min(self.batch_size, 16),
-            sample_every=2, pretrain_d_steps=min(self.pretrain_d_steps, 1), checkpoint_every=2)
+            sample_every=2, pretrain_d_steps=min(self.pretrain_d_steps, 1), checkpoint_every=2,
+            quality_samples=min(self.quality_samples, 100))
 
     def dataset_path(self, which: str, base_dir: str | Path | None = None) -> Path:
         """Absolute path of an IDX file ("images" or "labels"), relative to the md file's folder."""
@@ -248,8 +259,10 @@ def parse_experiment(mapping, *, path=None, line_of=None) -> ExperimentConfig:
             d[key] = _digits(c, v)
         elif key in ("steps", "batch_size", "sample_every", "checkpoint_every"):
             d[key] = _int_field(c, key, v, 1)
-        elif key == "pretrain_d_steps":
+        elif key in ("pretrain_d_steps", "quality_every"):
             d[key] = _int_field(c, key, v, 0)
+        elif key == "quality_samples":
+            d[key] = _int_field(c, key, v, 10, 100000)
         elif key == "seed":
             d[key] = _int_field(c, key, v, 0, 2**31 - 1)
         elif key == "discriminator_convs":

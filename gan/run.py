@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from gan import artifacts, data
+from gan import artifacts, data, metrics
 from gan.config import ExperimentConfig, parse_experiment
 from gan.keys import result_key
 
@@ -60,12 +60,19 @@ def run_experiment(name: str, config: ExperimentConfig, results_root, *, quiet: 
     from gan import models, train  # TensorFlow from here on
 
     sample_dir = work / "samples"
+    scorer = None
+    if run_cfg.quality_every:
+        # Load (or, the first time, train) the classifier before the GAN's Trainer seeds Keras.
+        clf = metrics.get_classifier(results_root, quiet=quiet)
+        z_q = train.noise(run_cfg.noise, numpy.random.default_rng([run_cfg.seed, metrics.QUALITY_NOISE_STREAM]),
+                          run_cfg.quality_samples, models.NOISE_DIM)
+        scorer = metrics.Scorer(clf, run_cfg.digits, z_q)
 
     def snapshot(step, images, out_range):
         artifacts.save_grid(sample_dir / Path(artifacts.sample_name(step)).name, images, out_range)
 
     res = train.train(run_cfg, raw, work, quiet=quiet, on_snapshot=snapshot, crash_after=_crash_after,
-                      desc=name + (" (smoke)" if smoke else ""))
+                      desc=name + (" (smoke)" if smoke else ""), score=scorer.score if scorer else None)
     status = "failed" if res.status == "failed" else ("smoke" if smoke else "fresh")
     n_steps = len(res.records)
     run = {
@@ -84,10 +91,20 @@ def run_experiment(name: str, config: ExperimentConfig, results_root, *, quiet: 
         "samples": [{"step": s, "file": artifacts.sample_name(s)} for s in res.samples],
         "error": res.error,
     }
+    quality_rows = None
+    if scorer is not None:
+        quality_rows = res.quality
+        run["quality"] = metrics.summary(
+            res.quality, classifier={"key": clf.info["key"][:16], "heldout_accuracy": clf.accuracy},
+            samples=run_cfg.quality_samples, real_samples=scorer.n, every=run_cfg.quality_every,
+            seconds=scorer.seconds, real_coverage=scorer.real_coverage)
+    run["flags"] = metrics.compute_flags(
+        res.records, res.quality, snapshot_steps=res.samples, digits=run_cfg.digits, error=res.error,
+        real_coverage=scorer.real_coverage if scorer else None)
     summaries = {"generator": models.summary_text(res.nets.generator),
                  "discriminator": models.summary_text(res.nets.discriminator)}
     out = artifacts.write_result(results_root / name, run=run, records=res.records,
-                                 sample_dir=sample_dir, summaries=summaries)
+                                 sample_dir=sample_dir, summaries=summaries, quality_rows=quality_rows)
     shutil.rmtree(work, ignore_errors=True)  # the result is in place; the checkpoints are spent
     return out
 

@@ -44,6 +44,7 @@ class TrainResult:
     train_seconds: float          # time inside the loop, summed over resumed sessions
     resumed_from: int | None      # iteration the last session started at, if it resumed
     nets: models.Nets
+    quality: list = dataclasses.field(default_factory=list)   # score rows (gan.metrics), in step order
 
 
 def noise(kind: str, rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -173,14 +174,20 @@ def _write_json_atomic(path: Path, data) -> None:
 
 def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool = False,
           on_snapshot: Callable[[int, np.ndarray, tuple], None] | None = None,
-          crash_after: int | None = None, desc: str | None = None) -> TrainResult:
+          crash_after: int | None = None, desc: str | None = None,
+          score: Callable[[int, Callable[[np.ndarray], np.ndarray], tuple], dict] | None = None) -> TrainResult:
     """Train cfg on raw uint8 images (N, 28, 28), resuming from work_dir's checkpoint if any.
 
     on_snapshot(step, images, out_range) gets the fixed-noise grid images at each snapshot step.
     crash_after (tests only): raise Interrupted after that many iterations in this session.
+    score(step, generate, out_range) -> row: sample quality at the scored snapshots (every
+    cfg.quality_every-th, and the last); rows get "seconds" (time since this call, plus earlier
+    sessions') and are checkpointed with the records.
     """
+    from gan.metrics import scored_steps
     from tqdm.auto import tqdm
 
+    t_call = time.perf_counter()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     t = Trainer(cfg)
@@ -188,11 +195,16 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
     manager = tf.train.CheckpointManager(t.checkpoint, str(work_dir / "ckpt"), max_to_keep=2)
     state_path = work_dir / "state.json"
     records, samples, train_seconds, start, resumed = [], [], 0.0, 0, None
+    quality: list[dict] = []
+    declared = list(range(cfg.sample_every, cfg.steps + 1, cfg.sample_every))
+    declared += [cfg.steps] if cfg.steps % cfg.sample_every else []
+    to_score = set(scored_steps(declared, cfg.quality_every)) if score else set()
     if state_path.exists():
         state = json.loads(state_path.read_text())
         t.checkpoint.restore(str(work_dir / "ckpt" / state["checkpoint"])).assert_consumed()
         records = [tuple(r) for r in state["records"]]
         samples, train_seconds = state["samples"], state["train_seconds"]
+        quality = state.get("quality", [])
         start = resumed = int(t.iteration.numpy())
     total = cfg.pretrain_d_steps + cfg.steps
     z_fixed = fixed_noise(cfg, t.nets.noise_dim)
@@ -218,6 +230,10 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
                 if step % cfg.sample_every == 0 or step == cfg.steps:
                     if on_snapshot:
                         on_snapshot(step, t.generate(z_fixed), t.nets.out_range)
+                    if step in to_score:
+                        row = score(step, t.generate, t.nets.out_range)
+                        row["seconds"] = round(train_seconds + time.perf_counter() - t_call, 3)
+                        quality.append(row)
                     samples.append(step)
             done = it + 1
             if done % cfg.checkpoint_every == 0 and done < total:
@@ -225,6 +241,7 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
                 _write_json_atomic(state_path, {
                     # relative name: the work dir may move with the project
                     "checkpoint": Path(path).name, "records": records, "samples": samples,
+                    "quality": quality,
                     "train_seconds": train_seconds + time.perf_counter() - t0})
             if crash_after is not None and it + 1 - start >= crash_after:
                 raise Interrupted(f"simulated crash after iteration {it + 1}")
@@ -232,4 +249,4 @@ def train(cfg: ExperimentConfig, raw: np.ndarray, work_dir: Path, *, quiet: bool
         bar.close()
     train_seconds += time.perf_counter() - t0
     steps_done = records[-1][0] if records else 0
-    return TrainResult(status, error, records, samples, steps_done, train_seconds, resumed, t.nets)
+    return TrainResult(status, error, records, samples, steps_done, train_seconds, resumed, t.nets, quality)

@@ -140,6 +140,7 @@ def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -
     for doc in site.experiments:
         views[doc.stem] = build_view(site, doc.stem, doc, plans.get(doc.stem),
                                      experiments.load_result(root, doc.stem))
+    site.extra["experiment_views"] = [views[d.stem] for d in site.experiments]
     for page in site.pages_out:
         if page.template == "experiment.html" and page.doc is not None:
             page.context["exp"] = views[page.doc.stem]

@@ -56,12 +56,24 @@ def _thin(steps: list[int], values: list[float]) -> list[tuple[int, float]]:
     return out
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A horizontal reference line (e.g. the real-vs-real floor of a distance)."""
+    label: str
+    value: float
+    css: str
+
+
 def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: str,
-               y_range: tuple[float, float] | None = None) -> str:
-    """An accessible SVG chart; x runs 0..max_step like the slider."""
+               y_range: tuple[float, float] | None = None, refs: list[Reference] = (),
+               markers: bool = False, kind: str = "") -> str:
+    """An accessible SVG chart; x runs 0..max_step like the slider.
+    refs: horizontal reference lines; markers: a dot at every point (sparse series);
+    kind: an extra class on the svg (e.g. "quality")."""
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     finite = [v for s in series for v in s.values if math.isfinite(v)]
+    finite += [r.value for r in refs if math.isfinite(r.value)]
     lo, hi = y_range if y_range else ((min(finite), max(finite)) if finite else (0.0, 1.0))
     if hi <= lo:
         hi = lo + 1.0
@@ -76,7 +88,8 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
     def y(v: float) -> float:
         return PAD_TOP + plot_h * (1 - (min(max(v, lo), hi) - lo) / (hi - lo))
 
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+    cls = f"chart {escape(kind)}" if kind else "chart"
+    parts = [f'<svg class="{cls}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-label="{escape(title)}" data-x0="{PAD_LEFT}" data-x1="{WIDTH - PAD_RIGHT}" '
              f'data-max-step="{span}" preserveAspectRatio="none">',
              f'<title>{escape(title)}</title>']
@@ -89,6 +102,11 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
         if t <= span:
             parts.append(f'<text class="tick" x="{x(t):.1f}" y="{HEIGHT - 8}" '
                          f'text-anchor="middle">{_fmt(t)}</text>')
+    for r in refs:
+        if math.isfinite(r.value):
+            parts.append(f'<line class="ref {escape(r.css)}" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
+                         f'y1="{y(r.value):.1f}" y2="{y(r.value):.1f}"><title>{escape(r.label)}: '
+                         f'{_fmt(round(r.value, 4))}</title></line>')
     for s in series:
         pts = _thin(steps, s.values)
         if not pts:
@@ -96,6 +114,10 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
         d = " ".join(f"{x(st):.1f},{y(v):.1f}" for st, v in pts)
         parts.append(f'<polyline class="line {escape(s.css)}" points="{d}">'
                      f'<title>{escape(s.label)}</title></polyline>')
+        if markers:
+            parts.extend(f'<circle class="dot {escape(s.css)}" cx="{x(st):.1f}" cy="{y(v):.1f}" r="3">'
+                         f'<title>{escape(s.label)} step {st}: {_fmt(round(v, 4))}</title></circle>'
+                         for st, v in pts)
     parts.append(f'<line class="step-marker" x1="{PAD_LEFT}" x2="{PAD_LEFT}" '
                  f'y1="{PAD_TOP}" y2="{HEIGHT - PAD_BOTTOM}"/>')
     parts.append("</svg>")

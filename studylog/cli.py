@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None, setup=()) -> int:
         return EXIT_CONTENT
     if not args.quiet:
         s = result.site
+        views = s.extra.get("experiment_views")
+        if views:
+            from .exp_view import summary_table
+            print(summary_table(views))
         print(f"built {args.out}: {len(s.posts)} posts, {len(s.pages)} pages, {len(s.experiments)} experiments, "
               f"{result.files} files in {result.seconds:.2f}s")
     return EXIT_OK

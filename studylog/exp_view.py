@@ -24,6 +24,28 @@ STATUS_HELP = {
     "missing": "まだ学習していません",
 }
 
+FLAG_LABELS = {"non_finite": "損失が非有限", "d_collapse": "識別器の圧勝", "mode_collapse": "モード崩壊",
+               "stalled": "停滞"}
+FLAG_HELP = {
+    "non_finite": "損失が NaN または無限大になりました",
+    "d_collapse": "識別器の損失がほぼ 0 のまま生成器の損失が大きい状態が、いくつものスナップショットで続きました",
+    "mode_collapse": "生成サンプルの数字の種類か特徴の多様性が、本物のデータよりずっと少なくなっています",
+    "stalled": "後半の学習で品質が良くなっていません",
+}
+
+
+def _num(v) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+
+
+@dataclass(frozen=True)
+class Flag:
+    flag: str
+    label: str
+    help: str
+    step: int | None
+    message: str
+
 
 @dataclass(frozen=True)
 class Img:
@@ -160,6 +182,77 @@ class ExperimentView:
                 out.append((label, p.read_text(encoding="utf-8")))
         return out
 
+    # --- sample quality (gan.metrics) ---
+    @property
+    def quality(self) -> list[dict]:
+        return self.result.quality if self.result else []
+
+    @property
+    def quality_info(self) -> dict:
+        q = self.run.get("quality")
+        return q if isinstance(q, dict) else {}
+
+    @property
+    def quality_final(self) -> dict | None:
+        return self.quality[-1] if self.quality else None
+
+    @property
+    def floor(self) -> float:
+        return _num(self.quality_final.get("floor")) if self.quality_final else float("nan")
+
+    @property
+    def flags(self) -> list[Flag]:
+        if not self.result:
+            return []
+        return [Flag(f["flag"], FLAG_LABELS.get(f["flag"], str(f.get("label") or f["flag"])),
+                     FLAG_HELP.get(f["flag"], ""), f.get("step"), str(f.get("message") or ""))
+                for f in self.result.flags]
+
+    def quality_score_svg(self) -> Markup:
+        steps = [int(r["step"]) for r in self.quality]
+        series = [charts.Series("数字スコア", [_num(r.get("digit_score")) for r in self.quality], "score")]
+        return Markup(charts.line_chart(steps, series, max_step=self.max_step, y_range=(0.0, 1.0),
+                                        title=f"{self.name}: 数字スコア（p ≥ 0.9 で狙いの数字と判定された割合）",
+                                        markers=True, kind="quality"))
+
+    def quality_distance_svg(self) -> Markup:
+        steps = [int(r["step"]) for r in self.quality]
+        dist = [_num(r.get("distance")) for r in self.quality]
+        floor = self.floor
+        # Early snapshots (noise) sit far above the rest: scale to the later half, clip the top.
+        late = [v for v in dist[len(dist) // 2:] if math.isfinite(v)]
+        top = max([v * 1.5 for v in late] + ([floor * 4] if math.isfinite(floor) else []) + [1e-6])
+        return Markup(charts.line_chart(
+            steps, [charts.Series("フレシェ距離", dist, "dist")], max_step=self.max_step,
+            y_range=(0.0, top), markers=True, kind="quality",
+            refs=[charts.Reference("本物どうしの距離（下限の目安）", floor, "floor")],
+            title=f"{self.name}: 分類器の特徴空間でのフレシェ距離と本物どうしの下限"))
+
+    def quality_facts(self) -> list[tuple[str, str]]:
+        q, f = self.quality_info, self.quality_final
+        if not q or not f:
+            return []
+        clf = q.get("classifier") or {}
+        out = [("数字スコア", f"{_num(f.get('digit_score')):.3f}"),
+               ("距離 / 下限", f"{_num(f.get('distance')):.3g} / {_num(f.get('floor')):.3g}"
+                               f" ({_num(f.get('distance')) / _num(f.get('floor')):.1f} 倍)" if _num(f.get('floor')) > 0 else "—"),
+               ("カバー率", f"{f.get('coverage', '—')} クラス（本物 {q.get('real_coverage', '—')}）"),
+               ("特徴の多様性", f"{_num(f.get('diversity')):.2f}（本物 = 1）"),
+               ("サンプル数", f"生成 {q.get('samples', '—')} 枚、距離は {q.get('real_samples', '—')} 枚ずつ"),
+               ("分類器", f"held-out 正解率 {_num(clf.get('heldout_accuracy')):.4f}（キー {clf.get('key', '—')}）"),
+               ("採点の時間", f"{_num(q.get('seconds')):.1f} 秒")]
+        if q.get("first_step_score_95") is not None:
+            out.insert(1, ("スコア 0.95 到達", f"step {q['first_step_score_95']}"))
+        return out
+
+    def summary_row(self) -> dict:
+        """One line of the terminal table printed at the end of a build."""
+        f = self.quality_final or {}
+        return {"name": self.name, "status": self.status, "steps": self.run.get("steps_done"),
+                "wall": _num(self.run.get("wall_seconds")), "score": _num(f.get("digit_score")),
+                "distance": _num(f.get("distance")), "floor": _num(f.get("floor")),
+                "flags": [x.flag for x in self.flags]}
+
     # --- charts on the slider's axis ---
     def _chart(self, keys: list[tuple[str, str, str]], title: str, y_range=None) -> Markup:
         steps = [r["step"] for r in self.records]
@@ -249,3 +342,24 @@ def build_view(site, name: str, doc, plan: Plan | None, result: Result | None) -
     if p:
         view.files["csv"] = publish(p, f"{name}-losses.csv")
     return view
+
+
+def summary_table(views) -> str:
+    """The experiments at a glance, for the terminal at the end of a build (from run.json only)."""
+    def f(v, spec, dash="—"):
+        return format(v, spec) if isinstance(v, (int, float)) and math.isfinite(v) else dash
+
+    head = ("experiment", "status", "steps", "wall s", "digit score", "distance (floor)", "flags")
+    rows = []
+    for v in views:
+        r = v.summary_row()
+        dist = f"{f(r['distance'], '.3g')} ({f(r['floor'], '.3g')})" if math.isfinite(r["distance"]) else "—"
+        rows.append((r["name"], r["status"], f(r["steps"], "d"), f(r["wall"], ".1f"),
+                     f(r["score"], ".3f"), dist, ", ".join(r["flags"]) or "—"))
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
+    right = {2, 3, 4}
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])

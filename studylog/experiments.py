@@ -60,6 +60,18 @@ class Result:
     def snapshot(self, step: int) -> Snapshot | None:
         return next((s for s in self.snapshots if s.step == step), None)
 
+    @property
+    def quality(self) -> list[dict]:
+        """Scored snapshots (gan.metrics), in step order; [] for results without them."""
+        q = self.run.get("quality") or {}
+        rows = q.get("snapshots") if isinstance(q, dict) else None
+        return [r for r in rows if isinstance(r, dict) and "step" in r] if isinstance(rows, list) else []
+
+    @property
+    def flags(self) -> list[dict]:
+        f = self.run.get("flags")
+        return [x for x in f if isinstance(x, dict) and "flag" in x] if isinstance(f, list) else []
+
     def file(self, role: str) -> Path | None:
         rel = self.run.get("files", {}).get(role)
         return self.dir / rel if rel and (self.dir / rel).is_file() else None

@@ -110,6 +110,8 @@ experiment:
   # freeze_discriminator: true  # false にすると生成器の更新で識別器も動く（昔の記事の誤り）
   # seed: 0
   # checkpoint_every: 100
+  # quality_every: 2            # 何枚目ごとの格子でサンプルの品質を採点するか（最後も採点。0 で採点しない）
+  # quality_samples: 1000       # 採点に使う生成サンプルの数
 ---
 
 <!-- 何を確かめる実験か。結果は本文から ![説明](exp:{name}@50) や ![損失](exp:{name}/loss) で載せられる。 -->

@@ -13,6 +13,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 # Pagefind adds ~2 s to every build; only the search tests turn it on (STUDYLOG_SEARCH=1).
 os.environ.setdefault("STUDYLOG_SEARCH", "0")
+# Runs that score sample quality share one MNIST classifier (trained once, ~25 s), not one per tmp_path.
+os.environ.setdefault("STUDYLOG_CLASSIFIER_DIR", str(ROOT / ".cache" / "classifier"))
 
 SITE_TOML = """\
 title = "テスト日記"

@@ -23,7 +23,31 @@ def declared_steps(cfg) -> list[int]:
     return list(range(every, last + 1, every)) + ([last] if last % every else [])
 
 
-def write_fake_result(results_root: Path, md: Path, *, status: str = "fresh", steps=None) -> Path:
+def fake_quality(cfg, snaps, *, flags=()) -> tuple[dict, list[dict]]:
+    """run.json "quality" and "flags" as gan.metrics writes them: the score rises and the
+    distance falls towards a floor of 2 over the run."""
+    rows = []
+    for s in snaps:
+        frac = s / max(snaps[-1], 1)
+        hist = [0.0] * 10
+        for d in cfg.digits:
+            hist[d] = 1 / len(cfg.digits)
+        rows.append({"step": s, "digit_score": round(min(1.0, 0.2 + 0.8 * frac), 4),
+                     "distance": round(2.0 + 40 * (1 - frac) + 4, 4), "floor": 2.0,
+                     "coverage": len(cfg.digits), "diversity": 0.8, "histogram": hist, "seconds": s / 10})
+    q = {"csv": "quality.csv", "every": 1, "samples": 1000, "real_samples": 162,
+         "classifier": {"key": "0" * 16, "heldout_accuracy": 0.974}, "real_coverage": len(cfg.digits),
+         "seconds": 1.5, "final": rows[-1] if rows else None,
+         "first_step_score_95": next((r["step"] for r in rows if r["digit_score"] >= 0.95), None),
+         "snapshots": [{k: v for k, v in r.items() if k != "histogram"} for r in rows]}
+    labels = {"non_finite": "損失が非有限", "d_collapse": "識別器の圧勝", "mode_collapse": "モード崩壊",
+              "stalled": "停滞"}
+    return q, [{"flag": f, "label": labels[f], "step": snaps[-1] if snaps else 0,
+                "message": f"constructed {f}"} for f in flags]
+
+
+def write_fake_result(results_root: Path, md: Path, *, status: str = "fresh", steps=None,
+                      flags=(), quality: bool = True) -> Path:
     fm = yaml.safe_load(md.read_text(encoding="utf-8").split("---")[1])
     cfg = parse_experiment(fm.get("experiment"), path=md)
     d = Path(results_root) / md.stem
@@ -50,6 +74,12 @@ def write_fake_result(results_root: Path, md: Path, *, status: str = "fresh", st
                      "summary_generator": "summary_generator.txt",
                      "summary_discriminator": "summary_discriminator.txt"},
            "error": None if status != "failed" else "non-finite loss at step 3"}
+    if quality:
+        run["quality"], run["flags"] = fake_quality(cfg, snaps, flags=flags)
+        lines = ["step,seconds,digit_score,distance,floor,coverage,diversity," + ",".join(f"p{i}" for i in range(10))]
+        lines += [f"{r['step']},{r['seconds']},{r['digit_score']},{r['distance']},{r['floor']},{r['coverage']},"
+                  f"{r['diversity']}," + ",".join("0" for _ in range(10)) for r in run["quality"]["snapshots"]]
+        (d / "quality.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (d / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=1), encoding="utf-8")
     return d
 

@@ -13,7 +13,8 @@ from gan.config import parse_experiment
 tf = pytest.importorskip("tensorflow")
 from gan import run, train  # noqa: E402
 
-TINY = {"digits": [1], "steps": 7, "batch_size": 8, "sample_every": 3, "checkpoint_every": 3}
+TINY = {"digits": [1], "steps": 7, "batch_size": 8, "sample_every": 3, "checkpoint_every": 3,
+        "quality_samples": 50}  # scoring 1000 samples through the big generators would take most of the test
 
 
 @pytest.fixture(scope="module")
