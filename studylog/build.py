@@ -7,16 +7,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import feeds, refs, render
 from .collect import Site, check_paths, collect
 from .config import load_config
-from .content import parse_all
 from .errors import BuildError, ContentError
 from .hooks import Hooks, RenderContext
-from .markdown import MarkdownRenderer, Rendered
+from .manifest import FILES, BuildCache, Output, Uncacheable, digest
 from .urls import output_file
+
+if TYPE_CHECKING:
+    from .markdown import MarkdownRenderer, Rendered
 
 # A setup callback registers extra link/fence handlers once the site model exists
 # (the integration adds `exp:` and the experiment fences this way).
@@ -32,6 +34,7 @@ class BuildOptions:
     drafts: bool = False
     quiet: bool = False
     jobs: int | None = None        # None: one per CPU when there are many documents
+    clean: bool = False            # ignore what the last build left (studylog.manifest)
 
 
 @dataclass
@@ -40,10 +43,17 @@ class BuildResult:
     files: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    made: int = -1                 # files made this time (the rest were reused)
 
 
 def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
-    """Build the site; raise ContentError with every error found, leaving `out` untouched."""
+    """Build the site; raise ContentError with every error found, leaving `out` untouched.
+
+    Incremental: studylog.manifest remembers what every output was made from; only outputs
+    whose inputs changed are made again, the rest are hard-linked from the previous output
+    into the new tree, which then replaces the old one in one atomic swap. Nothing changed
+    (and the folder holds exactly the site) = nothing written at all.
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -54,7 +64,8 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
 
     errors: list[BuildError] = []
     config = load_config(Path(opts.content), opts.base_url)
-    docs = parse_all(config.content_dir, config.tz, errors)
+    cache = BuildCache(Path(opts.out), fresh=opts.clean)
+    docs = cache.parse_all(config.content_dir, config.tz, errors)
     lap("parse")
     site = collect(config, docs, drafts=opts.drafts, errors=errors)
     hooks = Hooks()
@@ -66,7 +77,7 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
 
     ctx = RenderContext(site, site.urls)
     copies: dict[str, Path] = {}
-    for doc, result in zip(site.documents, render_markdown(site, hooks, ctx, opts.jobs)):
+    for doc, result in zip(site.documents, render_markdown(site, hooks, ctx, opts.jobs, cache)):
         doc.html, doc.toc = result.html, result.toc
         doc.summary_html, doc.summary_text = result.summary_html, result.summary_text
         errors.extend(result.errors)
@@ -78,41 +89,93 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     if errors:
         raise ContentError(sorted(set(errors)))
 
+    outputs = plan_outputs(site, cache, copies)
+    same = cache.unchanged(outputs)
+    lap("plan")
+    out = Path(opts.out)
+    if len(same) == len(outputs) and cache.exact_tree(outputs):
+        cache.keep_outputs(outputs)           # nothing to write: the site is already this
+        cache.save(out, only_if_changed=True)
+        lap("write")
+        return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0)
+
     from .write import SiteWriter
-    with SiteWriter(Path(opts.out)) as writer:
-        n_pages, page_errors = render_pages(site, writer, opts.jobs)
+    with SiteWriter(out) as writer:
+        todo_pages = []
+        for rel, o in outputs.items():
+            if rel in same:
+                writer.link(rel, cache.out / rel)
+            elif o.kind == "page":
+                todo_pages.append(o.value)
+        _, page_errors = render_pages(site, writer, opts.jobs, todo_pages)
         if page_errors:
             raise ContentError(sorted(set(page_errors)))
         lap("pages")
-        extra = {site.urls.path_of("feed"): feeds.atom(site),
-                 site.urls.path_of("sitemap"): feeds.sitemap(site),
-                 "static/pygments.css": render.pygments_css().encode(),
-                 ".nojekyll": b""}
-        if config.cname:
-            extra["CNAME"] = config.cname.encode() + b"\n"
-        for rel, data in extra.items():
-            writer.put(rel, data)
-        for rel, src in render.static_files(site).items():
-            copies[site.urls.path_of("static", rel)] = src
-        for rel, src in sorted(copies.items()):
-            writer.copy(rel, src)
+        for rel, o in outputs.items():
+            if rel in same or o.kind == "page":
+                continue
+            if o.kind == "bytes":
+                writer.put(rel, o.value())
+            else:
+                writer.copy(rel, o.value)
+        cache.record_outputs(writer.tmp, outputs)
+        cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
         writer.commit()
     lap("write")
-    files = n_pages + len(extra) + len(copies)
-    return BuildResult(site, files, time.perf_counter() - t0, timings)
+    return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same))
 
 
-def render_pages(site: Site, writer, jobs: int | None = None) -> tuple[int, list[BuildError]]:
-    """Render every planned page and hand it to the writer (in workers when there are many)."""
+def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict[str, Output]:
+    """Every file of the site: its key (what it is made from) and how to make it."""
+    config, u = site.config, site.urls
+    conf = digest(config, str)
+    dirs = render.template_dirs(site)
+    fp = cache.fingerprint
+    outputs: dict[str, Output] = {}
+    for i, page in enumerate(site.pages_out):
+        outputs[output_file(page.path)] = Output(cache.page_key(page, dirs, site, conf), "page", i)
+
+    def key(*parts) -> str | None:
+        try:
+            return digest((cache.code, conf) + parts, fp)
+        except Uncacheable:
+            return None
+
+    outputs[u.path_of("feed")] = Output(key("feed", site.posts[: config.feed_entries]), "bytes",
+                                        lambda: feeds.atom(site))
+    outputs[u.path_of("sitemap")] = Output(key("sitemap", [(p.path, p.in_sitemap, p.doc) for p in site.pages_out]),
+                                           "bytes", lambda: feeds.sitemap(site))
+    outputs["static/pygments.css"] = Output(key("pygments"), "bytes", lambda: render.pygments_css().encode())
+    outputs[".nojekyll"] = Output(key("nojekyll"), "bytes", lambda: b"")
+    if config.cname:
+        outputs["CNAME"] = Output(key("cname"), "bytes", lambda: config.cname.encode() + b"\n")
+    for rel, src in render.static_files(site).items():
+        copies[u.path_of("static", rel)] = src
+    for rel, src in sorted(copies.items()):
+        try:
+            outputs[rel] = Output("copy:" + FILES.hash(Path(src)), "copy", Path(src))
+        except OSError:
+            outputs[rel] = Output(None, "copy", Path(src))   # the copy reports the error
+    return outputs
+
+
+def render_pages(site: Site, writer, jobs: int | None = None,
+                 indices: list[int] | None = None) -> tuple[int, list[BuildError]]:
+    """Render planned pages (all, or those at `indices`) and hand them to the writer
+    (in workers when there are many)."""
     pages = site.pages_out
+    indices = list(range(len(pages))) if indices is None else list(indices)
+    if not indices:
+        return 0, []
     env = render.environment(site)
-    n_jobs = _jobs(jobs, len(pages))
+    n_jobs = _jobs(jobs, len(indices))
     if n_jobs > 1:
-        chunks = [list(range(i, len(pages), n_jobs * 4)) for i in range(n_jobs * 4)]
+        n = n_jobs * 4
+        chunks = [indices[i::n] for i in range(n)]
         errors = [e for part in _fork_map(_page_chunk, (pages, env, writer), chunks, n_jobs) for e in part]
     else:
-        errors = _render_some((pages, env, writer), range(len(pages)))
-    return len(pages), errors
+        errors = _render_some((pages, env, writer), indices)
+    return len(indices), errors
 
 
 def _render_some(state, indices) -> list[BuildError]:
@@ -161,20 +224,43 @@ def _markdown_chunk(indices: list[int]) -> list[Rendered]:
     global _RENDERER
     docs, hooks, ctx = _STATE
     if _RENDERER is None:
+        from .markdown import MarkdownRenderer
         _RENDERER = MarkdownRenderer(hooks, ctx)
     return [_RENDERER.render(docs[i]) for i in indices]
 
 
-def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | None) -> list[Rendered]:
+def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | None,
+                    cache: BuildCache | None = None) -> list[Rendered]:
+    """Every document's Markdown: from the cache when its source and what its references
+    resolve to are unchanged, else rendered (in forked workers when many)."""
     docs = site.documents
-    n_jobs = _jobs(jobs, len(docs))
+    out: list = [None] * len(docs)
+    todo = []
+    for i, d in enumerate(docs):
+        hit = cache.cached_markdown(d, hooks, ctx) if cache is not None else None
+        if hit is None:
+            todo.append(i)
+        else:
+            out[i] = hit
+    if not todo:
+        return out
+    if cache is not None:
+        for i in todo:
+            cache.markdown_key(docs[i], hooks)
+    n_jobs = _jobs(jobs, len(todo))
     if n_jobs > 1:
         # interleaved chunks balance long and short documents across workers
-        chunks = [list(range(i, len(docs), n_jobs * 4)) for i in range(n_jobs * 4)]
-        out: list[Rendered | None] = [None] * len(docs)
+        n = n_jobs * 4
+        chunks = [todo[i::n] for i in range(n)]
         for idx, part in zip(chunks, _fork_map(_markdown_chunk, (docs, hooks, ctx), chunks, n_jobs)):
             for i, r in zip(idx, part):
                 out[i] = r
-        return out
-    renderer = MarkdownRenderer(hooks, ctx)
-    return [renderer.render(d) for d in docs]
+    else:
+        from .markdown import MarkdownRenderer
+        renderer = MarkdownRenderer(hooks, ctx)
+        for i in todo:
+            out[i] = renderer.render(docs[i])
+    if cache is not None:
+        for i in todo:
+            cache.store_markdown(docs[i], out[i])
+    return out

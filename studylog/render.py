@@ -4,10 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import jinja2
-from markupsafe import Markup
-from pygments.formatters import HtmlFormatter
-
 from .collect import Page, Site, week_title
 from .errors import BuildError, display_path
 
@@ -20,7 +16,9 @@ def template_dirs(site: Site) -> list[Path]:
     return [own, DEFAULT_TEMPLATES] if own.is_dir() else [DEFAULT_TEMPLATES]
 
 
-def environment(site: Site) -> jinja2.Environment:
+def environment(site: Site):
+    import jinja2   # here, not at import: a rebuild with nothing to render never loads it
+    from markupsafe import Markup
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in template_dirs(site)]),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
@@ -61,7 +59,7 @@ def nav_items(site: Site) -> list[tuple[str, str, str]]:
     return out
 
 
-def render_page(env: jinja2.Environment, page: Page) -> str:
+def render_page(env, page: Page) -> str:
     tpl = env.get_template(page.template)
     return tpl.render(page=page, doc=page.doc, title=page.title, **page.context)
 
@@ -69,6 +67,7 @@ def render_page(env: jinja2.Environment, page: Page) -> str:
 def template_error(e: Exception, page: Page) -> BuildError:
     """A broken (override) template -> `template:line: message`, not a traceback."""
     import traceback
+    import jinja2
     where, line = page.template, 1
     if isinstance(e, jinja2.TemplateSyntaxError):
         where, line = e.filename or e.name or where, e.lineno or 1
@@ -81,6 +80,7 @@ def template_error(e: Exception, page: Page) -> BuildError:
 
 def pygments_css() -> str:
     """Light theme, and a dark one under prefers-color-scheme."""
+    from pygments.formatters import HtmlFormatter
     light = HtmlFormatter(style="friendly").get_style_defs(".highlight")
     dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
     return ("/* generated from Pygments: light 'friendly', dark 'monokai' */\n" + light +

@@ -70,6 +70,19 @@ class SiteWriter:
         dest.write_bytes(data)
         self.count += 1
 
+    def link(self, rel: str, src: Path) -> None:
+        """Reuse an unchanged file of the previous output: a hard link (a copy where links fail).
+        The old tree is never written to, so it stays exactly as it was until the swap."""
+        dest = _inside(self.tmp, rel)
+        if dest.parent not in self._dirs:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(dest.parent)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copy2(src, dest)
+        self.count += 1
+
     def copy(self, rel: str, src: Path) -> None:
         dest = _inside(self.tmp, rel)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,543 @@
+"""Incremental builds: what every output was made from, so a rebuild redoes only what changed.
+
+The cache lives beside the output, in `<out's parent>/.studylog-cache/<out's name>/`:
+
+    manifest.pickle   for every output file: a key (hash of everything it was made from) and
+                      the file's (size, mtime, inode) as written; the parsed documents by source
+                      hash; each Markdown rendering's references and what they resolved to;
+                      template analyses; file hashes by stat
+    markdown.pickle   rendered Markdown (html, toc, summaries) by its own hash
+
+A key covers: studylog's own code (every .py here and the versions of the libraries it
+renders with), site.toml, the templates a page's template pulls in (extends / include /
+import, override folder first), the page's context (documents by fingerprint: source hash +
+rendered Markdown + what its references resolved to), files it shows (by content hash) and
+whatever globals its templates read (`site` = every document). A template that calls a
+global this module does not know, uses a filter it does not know, or includes a template by
+a computed name makes its pages uncacheable: they are rendered every time (correct, slower).
+Add such a global to GLOBAL_DIGESTS to make them cacheable.
+
+The manifest is trusted only for the output folder it was written for (its inode, which the
+atomic swap carries over), and only for files whose (size, mtime, inode) still match: a hand
+edit inside the output folder is redone. Anything unreadable or from another version is
+ignored, which means a clean build.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+FORMAT = 1
+CACHE_DIR = ".studylog-cache"
+PACKAGE = Path(__file__).resolve().parent
+# the libraries whose version changes the bytes we write
+LIBRARIES = ("jinja2", "markupsafe", "markdown", "pymdownx", "pygments", "latex2mathml", "yaml", "PIL")
+
+
+class Uncacheable(Exception):
+    """A value we cannot fingerprint reliably: the output is made every time."""
+
+
+def _h() -> "hashlib._Hash":
+    return hashlib.blake2b(digest_size=16)
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def stat_sig(st: os.stat_result) -> tuple:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def out_sig(st: os.stat_result) -> tuple:
+    # ctime changes when a hard link is added or removed; size/mtime/inode do not
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+_CODE: str | None = None
+
+
+def code_version() -> str:
+    """Hash of studylog's source and of the installed renderers (by file stat, no import)."""
+    global _CODE
+    if _CODE is None:
+        import importlib.util
+        h = _h()
+        h.update(f"{FORMAT}:{sys.version}".encode())
+        for p in sorted(PACKAGE.rglob("*.py")):
+            h.update(p.relative_to(PACKAGE).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        for name in LIBRARIES:
+            try:
+                spec = importlib.util.find_spec(name)
+                origin = spec.origin if spec else None
+                st = os.stat(origin) if origin else None
+                h.update(f"{name}:{origin}:{st.st_size if st else 0}:{st.st_mtime_ns if st else 0};".encode())
+            except (ImportError, ValueError, OSError):
+                h.update(f"{name}:-;".encode())
+        _CODE = h.hexdigest()
+    return _CODE
+
+
+def cache_dir(out: Path) -> Path:
+    out = Path(out).absolute()
+    return out.parent / CACHE_DIR / out.name
+
+
+# --- fingerprints of values ---------------------------------------------------------------
+
+def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
+    """Feed a deterministic encoding of `v` into hasher `h`; documents go in by fingerprint."""
+    if depth > 60:
+        raise Uncacheable("too deep")
+    t = type(v)
+    if v is None or t is bool or t is int or t is float:
+        h.update(f"{t.__name__}:{v!r};".encode())
+    elif isinstance(v, str):
+        b = str(v).encode("utf-8", "surrogatepass")
+        h.update(f"{t.__name__}{len(b)}:".encode())
+        h.update(b)
+    elif isinstance(v, bytes):
+        h.update(f"bytes{len(v)}:".encode())
+        h.update(v)
+    elif t.__name__ == "Document" and hasattr(v, "rel"):
+        h.update(b"D" + fp(v).encode())
+    elif isinstance(v, (list, tuple)):
+        h.update(f"{t.__name__}{len(v)}[".encode())
+        for x in v:
+            feed(h, x, fp, depth + 1)
+        h.update(b"]")
+    elif isinstance(v, dict):
+        h.update(f"{t.__name__}{len(v)}{{".encode())
+        for k, x in v.items():       # insertion order: templates iterate in this order
+            feed(h, k, fp, depth + 1)
+            feed(h, x, fp, depth + 1)
+        h.update(b"}")
+    elif isinstance(v, (set, frozenset)):
+        parts = []
+        for x in v:
+            sub = _h()
+            feed(sub, x, fp, depth + 1)
+            parts.append(sub.digest())
+        h.update(f"set{len(v)}:".encode() + b"".join(sorted(parts)))
+    elif isinstance(v, (dt.datetime, dt.date, dt.time, dt.timedelta)):
+        h.update(repr(v).encode())
+    elif isinstance(v, Path):
+        h.update(f"Path:{v}:".encode())
+        try:
+            if v.is_file():
+                h.update(FILES.hash(v).encode())
+        except OSError:
+            raise Uncacheable(f"cannot read {v}")
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        h.update(f"{t.__module__}.{t.__qualname__}(".encode())
+        for f in dataclasses.fields(v):
+            h.update(f.name.encode() + b"=")
+            feed(h, getattr(v, f.name), fp, depth + 1)
+        h.update(b")")
+    else:
+        r = repr(v)
+        if " at 0x" in r or r.startswith("<"):
+            raise Uncacheable(f"cannot fingerprint {t.__qualname__}")
+        h.update(f"{t.__module__}.{t.__qualname__}:{r};".encode())
+
+
+def digest(v: Any, fp: Callable[[Any], str]) -> str:
+    h = _h()
+    feed(h, v, fp)
+    return h.hexdigest()
+
+
+# --- file hashes by stat --------------------------------------------------------------------
+
+class FileHashes:
+    """Content hashes of input files, reused while (size, mtime, inode, ctime) are unchanged."""
+
+    def __init__(self) -> None:
+        self.old: dict[str, tuple] = {}
+        self.new: dict[str, tuple] = {}
+
+    def hash(self, path: Path) -> str:
+        key = str(path)
+        hit = self.new.get(key)
+        if hit is not None:
+            return hit[1]
+        st = os.stat(path)
+        sig = stat_sig(st)
+        old = self.old.get(key)
+        if old is not None and old[0] == sig:
+            value = old[1]
+        else:
+            value = hash_bytes(Path(path).read_bytes())
+        self.new[key] = (sig, value)
+        return value
+
+
+FILES = FileHashes()   # one per process; a build resets it from its manifest
+
+
+# --- templates --------------------------------------------------------------------------------
+
+KNOWN_GLOBALS = {"config", "urls", "url", "doc_url", "static", "nav", "week_title", "site",
+                 "range", "lipsum", "dict", "cycler", "joiner", "namespace", "loop", "self",
+                 "varargs", "kwargs", "caller", "true", "false", "none", "True", "False", "None"}
+OUR_FILTERS = {"date", "isodate", "month_title", "safe_html"}
+# name -> function(site) -> a value to fingerprint, for globals other code adds to the Jinja env
+GLOBAL_DIGESTS: dict[str, Callable[[Any], Any]] = {}
+
+
+def analyse_template(source: str, name: str) -> tuple:
+    """-> (templates it references or None if computed, names it reads, unknown filters/tests)."""
+    import jinja2
+    from jinja2 import meta, nodes
+    env = jinja2.Environment()
+    ast = env.parse(source, name=name)
+    refs = list(meta.find_referenced_templates(ast))
+    filters = {f.name for f in ast.find_all(nodes.Filter)}
+    tests = {t.name for t in ast.find_all(nodes.Test)}
+    unknown = (filters - set(env.filters) - OUR_FILTERS) | {f"test:{t}" for t in tests - set(env.tests)}
+    for f in filters:                 # the code generator refuses filters it does not know
+        env.filters.setdefault(f, lambda *a, **k: None)
+    for t in tests:
+        env.tests.setdefault(t, lambda *a, **k: None)
+    names = set(meta.find_undeclared_variables(ast))
+    # names bound at the top (imports, macros, set) count as undeclared inside blocks
+    declared = {n.target for n in ast.find_all(nodes.Import)}
+    declared |= {(n[1] if isinstance(n, tuple) else n) for imp in ast.find_all(nodes.FromImport) for n in imp.names}
+    declared |= {m.name for m in ast.find_all(nodes.Macro)}
+    for a in ast.find_all((nodes.Assign, nodes.AssignBlock)):
+        declared |= {n.name for n in [a.target, *a.target.find_all(nodes.Name)] if isinstance(n, nodes.Name)}
+    names -= declared
+    return (None if None in refs else tuple(refs), frozenset(names), frozenset(unknown))
+
+
+# --- the manifest -----------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Output:
+    """One file of the site and how to make it."""
+    key: str | None              # None: made every time
+    kind: str                    # "page" (value = index), "bytes" (value = callable -> bytes), "copy" (value = Path)
+    value: Any
+
+
+class BuildCache:
+    """Old manifest in, new manifest out; the decisions between them."""
+
+    def __init__(self, out: Path, fresh: bool = False):
+        self.out = Path(out).absolute()
+        self.dir = cache_dir(self.out)
+        self.code = code_version()
+        self.old: dict = {}
+        self.new: dict = {"format": FORMAT, "code": self.code, "docs": {}, "markdown": {},
+                          "templates": {}, "outputs": {}}
+        self._md_store: dict | None = None
+        self.md_new: dict[str, tuple] = {}
+        self.doc_fp: dict[int, str] = {}
+        self.src_hash: dict[int, str] = {}
+        self.md_key: dict[int, str] = {}
+        self.md_digest: dict[int, str] = {}
+        self._tpl: dict[tuple, tuple] = {}
+        self._site_digest: str | None = None
+        self.nonce = os.urandom(8).hex()
+        if not fresh:
+            self._load()
+        FILES.old = self.old.get("files", {})
+        FILES.new = {}
+        from . import mdrefs
+        mdrefs.IMAGE_SIZES.update(self.old.get("image_sizes", {}))
+
+    def _load(self) -> None:
+        try:
+            st = os.stat(self.out)
+            with open(self.dir / "manifest.pickle", "rb") as f:
+                old = pickle.load(f)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+            return
+        if not isinstance(old, dict) or old.get("format") != FORMAT:
+            return
+        if old.get("code") != self.code:
+            # other code: keep only the hashes of input files, which do not depend on it
+            self.old = {"files": old.get("files", {})}
+            return
+        if old.get("out_ino") != st.st_ino or old.get("out_dev") != st.st_dev:
+            old["outputs"] = {}      # the output folder is not the one this manifest describes
+        self.old = old
+
+    # --- documents ---
+    def parse_all(self, content_dir: Path, tz, errors: list) -> list:
+        from .content import find_sources, parse_document
+        env = (str(Path(content_dir).absolute()), str(content_dir), tz.key)
+        old = self.old.get("docs", {}) if self.old.get("docs_env") == env else {}
+        new = self.new["docs"]
+        self.new["docs_env"] = env
+        docs = []
+        for path in find_sources(content_dir):
+            key = str(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None
+            rec = old.get(key)
+            doc = None
+            if st is not None and rec is not None and rec[0] == stat_sig(st):
+                h, blob = rec[1], rec[2]
+            else:
+                try:
+                    h = hash_bytes(path.read_bytes())
+                except OSError:
+                    h = None
+                blob = rec[2] if rec is not None and h is not None and rec[1] == h else None
+            if blob is not None:
+                doc = pickle.loads(blob)
+            else:
+                doc = parse_document(path, content_dir, tz, errors)
+                if doc is not None and h is not None:
+                    blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+            if doc is None:
+                continue
+            if st is not None and h is not None and blob is not None:
+                new[key] = (stat_sig(st), h, blob)
+            self.src_hash[id(doc)] = h or self.nonce
+            docs.append(doc)
+        return docs
+
+    # --- markdown ---
+    def markdown_key(self, doc, hooks) -> str:
+        h = _h()
+        feed(h, (self.code, sorted(hooks.links), sorted(hooks.fences), doc.rel, doc.kind,
+                 doc.body, doc.body_line, doc.summary), str)
+        key = h.hexdigest()
+        self.md_key[id(doc)] = key
+        return key
+
+    def md_store(self) -> dict:
+        if self._md_store is None:
+            try:
+                with open(self.dir / "markdown.pickle", "rb") as f:
+                    self._md_store = pickle.load(f)
+                if not isinstance(self._md_store, dict) or self._md_store.get("code") != self.code:
+                    self._md_store = {}
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+                self._md_store = {}
+        return self._md_store
+
+    def cached_markdown(self, doc, hooks, ctx):
+        """A cached rendering whose references still resolve the same, else None."""
+        key = self.markdown_key(doc, hooks)
+        rec = self.old.get("markdown", {}).get(key)
+        if rec is None:
+            return None
+        deps, result_digest = rec
+        stored = self.md_store().get(result_digest)
+        if stored is None:
+            return None
+        from .mdrefs import recheck
+        checked = recheck(doc, deps, hooks, ctx)
+        if checked is None:
+            return None
+        references, assets = checked
+        from .markdown import Rendered
+        self.new["markdown"][key] = rec
+        self.md_new[result_digest] = stored
+        self.md_digest[id(doc)] = result_digest
+        html, toc, summary_html, summary_text = stored
+        return Rendered(html, toc, summary_html, summary_text, [], assets, references, deps)
+
+    def store_markdown(self, doc, r) -> None:
+        key = self.md_key[id(doc)]
+        result_digest = digest((r.html, r.toc, r.summary_html, r.summary_text, r.references), str)
+        self.md_digest[id(doc)] = result_digest
+        if not r.errors:
+            self.new["markdown"][key] = (r.deps, result_digest)
+            self.md_new[result_digest] = (r.html, r.toc, r.summary_html, r.summary_text)
+
+    # --- fingerprints ---
+    def fingerprint(self, doc) -> str:
+        fp = self.doc_fp.get(id(doc))
+        if fp is None:
+            fields = {f.name for f in dataclasses.fields(doc)}
+            extra = {k: v for k, v in sorted(vars(doc).items()) if k not in fields}
+            try:
+                fp = digest((self.src_hash.get(id(doc), self.nonce), doc.rel, str(doc.path),
+                             self.md_digest.get(id(doc), self.nonce), extra), self._no_nested)
+            except Uncacheable:
+                fp = self.nonce + str(id(doc))
+            self.doc_fp[id(doc)] = fp
+        return fp
+
+    def _no_nested(self, doc) -> str:
+        return self.fingerprint(doc)
+
+    def site_digest(self, site) -> str:
+        """Everything a template could reach through the `site` global."""
+        if self._site_digest is None:
+            try:
+                self._site_digest = digest((site.posts, site.pages, site.experiments, site.tags, site.months,
+                                            site.weeks, site.series, sorted(site.draft_names),
+                                            site.assets, site.extra, [p.path for p in site.pages_out]),
+                                           self.fingerprint)
+            except Uncacheable:
+                self._site_digest = self.nonce
+        return self._site_digest
+
+    # --- templates ---
+    def template_digest(self, name: str, dirs: list[Path], site, context_names: set) -> str | None:
+        """Digest of a template, all it pulls in, and the globals they read; None = uncacheable."""
+        key = (name, tuple(context_names))
+        if key in self._tpl:
+            return self._tpl[key]
+        h = _h()
+        seen: set[str] = set()
+        todo = [name]
+        names: set[str] = set()
+        ok = True
+        while todo and ok:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            path = next((d / n for d in dirs if (d / n).is_file()), None)
+            if path is None:
+                h.update(f"missing:{n};".encode())
+                continue
+            fh = FILES.hash(path)
+            h.update(f"{n}:{path}:{fh};".encode())
+            info = self.old.get("templates", {}).get(fh) or self.new["templates"].get(fh)
+            if info is None:
+                try:
+                    info = analyse_template(path.read_text("utf-8"), n)
+                except Exception:   # a syntax error: rendering reports it; never cache
+                    ok = False
+                    break
+            self.new["templates"][fh] = info
+            refs, used, unknown = info
+            if refs is None or unknown:
+                ok = False
+                break
+            todo.extend(refs)
+            names |= used
+        result = None
+        if ok:
+            for g in sorted(names - context_names - {"page", "doc", "title"}):
+                if g == "site":
+                    h.update(b"site:" + self.site_digest(site).encode())
+                elif g == "nav":
+                    from .render import nav_items
+                    h.update(b"nav:" + digest(nav_items(site), str).encode())
+                elif g in GLOBAL_DIGESTS:
+                    try:
+                        h.update(f"{g}:".encode() + digest(GLOBAL_DIGESTS[g](site), self.fingerprint).encode())
+                    except Uncacheable:
+                        ok = False
+                elif g not in KNOWN_GLOBALS:
+                    ok = False
+            result = h.hexdigest() if ok else None
+        self._tpl[key] = result
+        return result
+
+    def page_key(self, page, dirs: list[Path], site, config_digest: str) -> str | None:
+        t = self.template_digest(page.template, dirs, site, set(page.context))
+        if t is None:
+            return None
+        try:
+            return digest((self.code, config_digest, t, page), self.fingerprint)
+        except Uncacheable:
+            return None
+
+    # --- outputs ---
+    def unchanged(self, outputs: dict[str, Output]) -> set[str]:
+        """Outputs whose key matches the manifest and whose old file is as we wrote it."""
+        old = self.old.get("outputs", {})
+        same = set()
+        for rel, o in outputs.items():
+            rec = old.get(rel)
+            if o.key is None or rec is None or rec[0] != o.key:
+                continue
+            try:
+                st = os.lstat(self.out / rel)
+            except OSError:
+                continue
+            if out_sig(st) == rec[1]:
+                same.add(rel)
+        return same
+
+    def exact_tree(self, rels) -> bool:
+        """Does the output folder hold exactly these files (no strays, no empty folders)?"""
+        want_files = set(rels)
+        want_dirs = {""}
+        for r in want_files:
+            parts = r.split("/")
+            for i in range(1, len(parts)):
+                want_dirs.add("/".join(parts[:i]))
+        n_files = n_dirs = 0
+        stack = [("", str(self.out))]
+        while stack:
+            rel, path = stack.pop()
+            if rel not in want_dirs:
+                return False
+            n_dirs += 1
+            try:
+                entries = os.scandir(path)
+            except OSError:
+                return False
+            with entries:
+                for e in entries:
+                    r = f"{rel}/{e.name}" if rel else e.name
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append((r, e.path))
+                    elif r in want_files:
+                        n_files += 1
+                    else:
+                        return False
+        return n_files == len(want_files) and n_dirs == len(want_dirs)
+
+    def record_outputs(self, root: Path, outputs: dict[str, Output]) -> None:
+        rec = {}
+        for rel, o in outputs.items():
+            if o.key is not None:
+                rec[rel] = (o.key, out_sig(os.lstat(root / rel)))
+        self.new["outputs"] = rec
+
+    def keep_outputs(self, outputs: dict[str, Output]) -> None:
+        """Nothing was written: the old records still describe the output."""
+        old = self.old.get("outputs", {})
+        self.new["outputs"] = {rel: old[rel] for rel in outputs if rel in old}
+
+    def save(self, out_dir: Path, only_if_changed: bool = False) -> None:
+        """Write the new manifest for `out_dir` (which becomes the output by an atomic swap)."""
+        from . import mdrefs
+        if only_if_changed and self.old and all(
+                self.new.get(k) == self.old.get(k) for k in ("docs", "markdown", "templates", "outputs", "docs_env")) \
+                and FILES.new.items() <= self.old.get("files", {}).items():
+            return
+        st = os.stat(out_dir)
+        self.new["out_ino"], self.new["out_dev"] = st.st_ino, st.st_dev
+        self.new["files"] = FILES.new
+        self.new["image_sizes"] = {k: v for k, v in mdrefs.IMAGE_SIZES.items()
+                                   if k[0] in FILES.new or Path(k[0]).exists()}
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if set(self.md_new) != set(self.md_store()) - {"code"}:
+            _atomic_pickle(self.dir / "markdown.pickle", {"code": self.code, **self.md_new})
+        _atomic_pickle(self.dir / "manifest.pickle", self.new)
+
+
+def _atomic_pickle(path: Path, value) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
