@@ -107,7 +107,7 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
                 writer.link(rel, cache.out / rel)
             elif o.kind == "page":
                 todo_pages.append(o.value)
-        _, page_errors = render_pages(site, writer, opts.jobs, todo_pages)
+        _, page_errors = render_pages(site, writer, opts.jobs, todo_pages, cache.dir / "jinja")
         if page_errors:
             raise ContentError(sorted(set(page_errors)))
         lap("pages")
@@ -159,15 +159,15 @@ def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict
     return outputs
 
 
-def render_pages(site: Site, writer, jobs: int | None = None,
-                 indices: list[int] | None = None) -> tuple[int, list[BuildError]]:
+def render_pages(site: Site, writer, jobs: int | None = None, indices: list[int] | None = None,
+                 template_cache: Path | None = None) -> tuple[int, list[BuildError]]:
     """Render planned pages (all, or those at `indices`) and hand them to the writer
     (in workers when there are many)."""
     pages = site.pages_out
     indices = list(range(len(pages))) if indices is None else list(indices)
     if not indices:
         return 0, []
-    env = render.environment(site)
+    env = render.environment(site, template_cache)
     n_jobs = _jobs(jobs, len(indices))
     if n_jobs > 1:
         n = n_jobs * 4

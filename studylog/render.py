@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from .collect import Page, Site, week_title
@@ -16,13 +17,48 @@ def template_dirs(site: Site) -> list[Path]:
     return [own, DEFAULT_TEMPLATES] if own.is_dir() else [DEFAULT_TEMPLATES]
 
 
-def environment(site: Site):
+_COMPILED: dict[str, bytes] = {}   # Jinja bytecode by bucket key, for builds in one process
+
+
+def _bytecode_cache(directory: Path | None):
+    """Compiled templates kept between builds (in memory, and on disk in the build cache):
+    compiling the theme costs more than rendering a few pages. Jinja checks each entry
+    against the template's source, so an edited template is compiled again."""
+    import jinja2
+
+    class Cache(jinja2.BytecodeCache):
+        def load_bytecode(self, bucket):
+            data = _COMPILED.get(bucket.key + bucket.checksum)
+            if data is None and directory is not None:
+                try:
+                    data = (directory / f"{bucket.key}.{bucket.checksum}.cache").read_bytes()
+                except OSError:
+                    return
+            if data is not None:
+                bucket.bytecode_from_string(data)
+
+        def dump_bytecode(self, bucket):
+            data = bucket.bytecode_to_string()
+            _COMPILED[bucket.key + bucket.checksum] = data
+            if directory is not None:
+                try:
+                    directory.mkdir(parents=True, exist_ok=True)
+                    tmp = directory / f".{bucket.key}.{os.getpid()}.tmp"
+                    tmp.write_bytes(data)
+                    os.replace(tmp, directory / f"{bucket.key}.{bucket.checksum}.cache")
+                except OSError:
+                    pass
+    return Cache()
+
+
+def environment(site: Site, cache_dir: Path | None = None):
     import jinja2   # here, not at import: a rebuild with nothing to render never loads it
     from markupsafe import Markup
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in template_dirs(site)]),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined, auto_reload=False)
+        undefined=jinja2.StrictUndefined, auto_reload=False,
+        bytecode_cache=_bytecode_cache(cache_dir))
     u = site.urls
     env.globals.update(site=site, config=site.config, urls=u, url=u.url, doc_url=u.doc,
                        static=u.static, nav=lambda: nav_items(site), week_title=week_title)
