@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import feeds, refs, render
+from . import exp_refs, experiments, feeds, refs, render
 from .collect import Site, check_paths, collect
 from .config import load_config
-from .errors import BuildError, ContentError
+from .errors import BuildError, ContentError, display_path
+from .exp_view import ExperimentView, build_view
 from .hooks import Hooks, RenderContext
 from .manifest import FILES, BuildCache, Output, Uncacheable, digest
 from .urls import output_file
@@ -34,6 +35,9 @@ class BuildOptions:
     drafts: bool = False
     quiet: bool = False
     jobs: int | None = None        # None: one per CPU when there are many documents
+    results: Path | None = None    # experiment results (default: results/ beside the content folder)
+    smoke: bool = False            # train stale experiments at a tiny size (never reused as real)
+    frozen: bool = False           # never train: missing or stale results are errors (deploy CI)
     clean: bool = False            # ignore what the last build left (studylog.manifest)
 
 
@@ -70,6 +74,8 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     site = collect(config, docs, drafts=opts.drafts, errors=errors)
     hooks = Hooks()
     refs.register(hooks)
+    exp_refs.register(hooks, experiment_stage(site, opts, errors))
+    lap("experiments")
     for fn in setup:          # may register handlers, add pages (site.pages_out) or assets
         fn(site, hooks)
     check_paths(site, errors)
@@ -123,6 +129,35 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
         writer.commit()
     lap("write")
     return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same))
+
+
+def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -> dict[str, ExperimentView]:
+    """Plan every declared experiment, train the stale ones (unless the content has errors or
+    the build is --frozen), then describe each stored result for the pages and references."""
+    root = Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
+    plans = {}
+    for doc in site.experiments:
+        config = experiments.parse(doc, errors)
+        if config is not None:
+            plans[doc.stem] = experiments.plan(doc.stem, doc, config, root, smoke=opts.smoke)
+    stale = [p for p in plans.values() if p.must_run]
+    if opts.frozen:
+        for p in stale:
+            errors.append(BuildError(display_path(p.doc.path), p.doc.line_of(("experiment",)),
+                                     f"--frozen: the stored result of {p.name} is {p.state}; "
+                                     f"build without --frozen to train it, then commit {root.name}/{p.name}"))
+    elif stale and not errors:
+        experiments.run_plans(stale, root, smoke=opts.smoke, quiet=opts.quiet, errors=errors)
+    views = {}
+    for doc in site.experiments:
+        views[doc.stem] = build_view(site, doc.stem, doc, plans.get(doc.stem),
+                                     experiments.load_result(root, doc.stem))
+    for page in site.pages_out:
+        if page.template == "experiment.html" and page.doc is not None:
+            page.context["exp"] = views[page.doc.stem]
+        elif page.template == "experiments.html":
+            page.context["views"] = [views[d.stem] for d in site.experiments]
+    return views
 
 
 def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict[str, Output]:

@@ -17,6 +17,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", metavar="URL", help="override site.toml base_url, e.g. /studylog/ or https://u.github.io/studylog/")
     p.add_argument("--drafts", action="store_true", help="include posts with draft: true")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("--results", type=Path, metavar="DIR", help="experiment results (default: results/ beside the content folder)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--smoke", action="store_true", help="train stale experiments at a tiny size to check the pipeline")
+    g.add_argument("--frozen", action="store_true", help="never train; fail if a result is missing or stale (deploy CI)")
     p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
     return p
 
@@ -39,7 +43,8 @@ def main(argv: list[str] | None = None, setup=()) -> int:
         return EXIT_USAGE
     from .build import BuildOptions, build
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
-                        drafts=args.drafts, quiet=args.quiet, jobs=args.jobs)
+                        drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
+                        results=args.results, smoke=args.smoke, frozen=args.frozen)
     try:
         result = build(opts, setup)
     except ContentError as e:

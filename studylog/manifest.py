@@ -107,8 +107,8 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
     elif isinstance(v, bytes):
         h.update(f"bytes{len(v)}:".encode())
         h.update(v)
-    elif t.__name__ == "Document" and hasattr(v, "rel"):
-        h.update(b"D" + fp(v).encode())
+    elif t.__name__ in ("Document", "Site") and t.__module__.startswith("studylog."):
+        h.update(t.__name__[0].encode() + fp(v).encode())
     elif isinstance(v, (list, tuple)):
         h.update(f"{t.__name__}{len(v)}[".encode())
         for x in v:
@@ -361,6 +361,8 @@ class BuildCache:
 
     # --- fingerprints ---
     def fingerprint(self, doc) -> str:
+        if type(doc).__name__ == "Site":
+            return self.site_digest(doc)
         fp = self.doc_fp.get(id(doc))
         if fp is None:
             fields = {f.name for f in dataclasses.fields(doc)}

@@ -22,6 +22,9 @@ class Urls:
         # Feeds need absolute URLs; a path-only base_url gets a placeholder host.
         self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "http://localhost"
 
+    def __repr__(self) -> str:   # deterministic: incremental builds fingerprint what pages hold
+        return f"Urls(prefix={self.prefix!r}, origin={self.origin!r})"
+
     # --- output paths (relative, unencoded); the single source of the URL scheme ---
     def path_of(self, kind: str, key: str = "", **kw) -> str:
         """Output path (directory ending in '/' or a file) for a page kind."""
@@ -34,6 +37,8 @@ class Urls:
             return f"{key}/"
         if kind == "experiment":
             return f"experiments/{key}/"
+        if kind == "experiment-file":  # a result file shown by an experiment's page
+            return f"experiments/{key}/{kw['file']}"
         if kind == "experiments":
             return "experiments/"
         if kind == "archive":

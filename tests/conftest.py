@@ -56,8 +56,11 @@ def run_build(tmp_path, capsys):
     """run_build(content, *args) -> (exit code, stdout, stderr, out dir)."""
     from studylog.cli import main
 
-    def run(content: Path, *args: str, out: Path | None = None):
+    def run(content: Path, *args: str, out: Path | None = None, fake_results: bool = True):
         out = out or tmp_path / "_site"
+        if fake_results:   # site tests never train: stored results stand in (tests/fake_results.py)
+            from fake_results import fake_all
+            fake_all(content, content.parent / "results")
         code = main(["--content", str(content), "--out", str(out), "-q", *args])
         captured = capsys.readouterr()
         return code, captured.out, captured.err, out

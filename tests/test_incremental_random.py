@@ -17,6 +17,7 @@ from studylog.build import BuildOptions, build
 from studylog.errors import ContentError
 
 from conftest import SITE_TOML, ROOT
+from fake_results import fake_all, write_fake_result
 
 TAGS = ["日記", "GAN", "強化学習", "論文", "数学", "Keras"]
 WORDS = "今週は 論文を 読んだ 。 生成器 と 識別器 学習率 を 下げた 実装 した 再現 実験".split()
@@ -48,6 +49,7 @@ class Diary:
         self.write("images/fig.png", png(8, 6))
         self.write("experiments/exp1.md", "---\ntitle: 実験 1\ndate: 2017-12-15\ntags: [GAN]\n"
                                           "experiment: {steps: 5}\n---\n物語。[ハブ](post:hub)\n")
+        fake_all(root, root.parent / "results")      # stored results: these builds never train
         for _ in range(6):
             self.add_post()
 
@@ -77,6 +79,8 @@ class Diary:
             body.append("![図](../images/fig.png)")
         if r.random() < 0.3:
             body.append("[ハブのファイル](hub.md)")
+        if r.random() < 0.3:
+            body.append("[実験 1](exp:exp1) の結果: ![最後](exp:exp1@5)")
         if r.random() < 0.3:
             body.append("$\\theta_{t+1} = \\theta_t$\n\n```python\nprint('x')\n```")
         if r.random() < 0.3:
@@ -130,6 +134,12 @@ class Diary:
         self.write("images/fig.png", png(self.rng.randint(4, 20), self.rng.randint(4, 20)))
         return "swap image"
 
+    def rerun(self):
+        # a new stored result: the experiment page and every post showing it change
+        write_fake_result(self.root.parent / "results", self.root / "experiments" / "exp1.md",
+                          status=self.rng.choice(["fresh", "smoke"]))
+        return "new result"
+
     def template(self):
         r = self.rng
         name, text = r.choice([("base.html", DEFAULT_BASE), ("post.html", DEFAULT_POST),
@@ -170,7 +180,7 @@ class Diary:
     def change(self) -> str:
         ops = [(self.edit_body, 4), (self.replace_post, 3), (self.add_post, 3), (self.rename, 2),
                (self.delete, 2), (self.retitle_hub, 1), (self.swap_image, 1), (self.template, 2),
-               (self.static, 1), (self.config, 1), (self.about, 1)]
+               (self.static, 1), (self.config, 1), (self.about, 1), (self.rerun, 1)]
         fn = self.rng.choices([f for f, _ in ops], [w for _, w in ops])[0]
         return fn()
 
@@ -204,6 +214,7 @@ def test_templates_reading_the_site_global_follow_every_document(make_content, s
     files = dict(sample_files)
     files["templates/base.html"] = DEFAULT_BASE.replace("</footer>", "<p>{{ site.posts|length }} 件</p></footer>")
     content = make_content(files)
+    fake_all(content, content.parent / "results")
     out, ref = tmp_path / "site", tmp_path / "ref"
     build(BuildOptions(content=content, out=out, jobs=1))
     (content / "posts" / "new.md").write_text("---\ntitle: 新しい\ndate: 2016-01-01\n---\n本文\n", encoding="utf-8")
@@ -214,6 +225,7 @@ def test_templates_reading_the_site_global_follow_every_document(make_content, s
 
 def test_no_op_rebuild_writes_nothing_and_one_edit_redoes_little(make_content, sample_files, tmp_path):
     content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
     out = tmp_path / "site"
     first = build(BuildOptions(content=content, out=out, jobs=1))
     ino = os.stat(out).st_ino
@@ -229,6 +241,7 @@ def test_no_op_rebuild_writes_nothing_and_one_edit_redoes_little(make_content, s
 
 def test_hand_edits_and_strays_in_the_output_are_undone(make_content, sample_files, tmp_path):
     content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
     out, ref = tmp_path / "site", tmp_path / "ref"
     build(BuildOptions(content=content, out=out, jobs=1))
     build(BuildOptions(content=content, out=ref, jobs=1, clean=True))
@@ -243,6 +256,7 @@ def test_hand_edits_and_strays_in_the_output_are_undone(make_content, sample_fil
 def test_interrupted_incremental_build_leaves_the_previous_site(make_content, sample_files, tmp_path, monkeypatch):
     from studylog import render
     content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
     out = tmp_path / "site"
     build(BuildOptions(content=content, out=out, jobs=1))
     before = tree(out)
@@ -276,7 +290,7 @@ def test_setup_pages_and_handlers_follow_their_files(make_content, sample_files,
     (results / "run.json").write_text('{"steps": 50}')
     (results / "grid.png").write_bytes(png(4, 4))
     files = dict(sample_files)
-    files["posts/uses-exp.md"] = "---\ntitle: 実験の話\ndate: 2017-12-16\n---\n[実験](exp:fast-ones) 結果\n"
+    files["posts/uses-exp.md"] = "---\ntitle: 実験の話\ndate: 2017-12-16\n---\n[実験](demo:fast-ones) 結果\n"
     files["templates/experiments.html"] = ('{% extends "base.html" %}{% block main %}'
                                            '{% if run is defined %}{{ run.read_text() }}{% endif %}{% endblock %}')
 
@@ -286,12 +300,13 @@ def test_setup_pages_and_handlers_follow_their_files(make_content, sample_files,
                 raise RefError("unknown")
             steps = (results / "run.json").read_text()
             return ref.ctx.urls.url("experiment", ref.target) + "#" + str(len(steps))
-        hooks.register_link("exp", exp)
+        hooks.register_link("demo", exp)
         site.assets["experiments/grid.png"] = results / "grid.png"
         site.pages_out.append(Page("experiments/gallery/", "experiments.html", "ギャラリー",
                                    {"experiments": site.experiments, "run": results / "run.json"}))
 
     content = make_content(files)
+    fake_all(content, content.parent / "results")
     out, ref = tmp_path / "site", tmp_path / "ref"
     for change in (None, lambda: (results / "run.json").write_text('{"steps": 500}'),
                    lambda: (results / "grid.png").write_bytes(png(5, 5)), None):

@@ -189,7 +189,9 @@ def test_template_override_by_name(make_content, run_build, sample_files):
 
 def test_experiment_pages_are_parsed_and_exposed(make_content, sample_files):
     from studylog.build import BuildOptions, build
+    from fake_results import fake_all
     content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
     res = build(BuildOptions(content=content, out=content.parent / "o"))
     exp, undated = res.site.experiments
     assert exp.kind == "experiment" and exp.slug == "fast-ones" and undated.date is None
@@ -258,7 +260,7 @@ def test_setup_hook_adds_scheme_pages_assets_and_sees_backlinks(make_content, sa
     from studylog.build import BuildOptions, build
     from studylog.collect import Page
     files = dict(sample_files)
-    files["posts/uses-exp.md"] = post("実験の話", "2017-12-16", "[実験](exp:fast-ones) ![50](exp:fast-ones@50)")
+    files["posts/uses-exp.md"] = post("実験の話", "2017-12-16", "[実験](demo:fast-ones) ![50](demo:fast-ones@50)")
     img = tmp_path / "grid.png"
     img.write_bytes(b"png")
 
@@ -270,16 +272,19 @@ def test_setup_hook_adds_scheme_pages_assets_and_sees_backlinks(make_content, sa
             if ref.is_image:
                 return ref.ctx.copy_asset(img, f"experiments/{name}/grid.png")
             return ref.ctx.urls.url("experiment", name)
-        hooks.register_link("exp", exp)
+        hooks.register_link("demo", exp)
         site.assets["experiments/extra.png"] = img
         site.pages_out.append(Page("experiments/gallery/", "experiments.html", "ギャラリー",
                                    {"experiments": site.experiments}))
 
     from studylog.errors import RefError
+    from fake_results import fake_all
     for jobs in (1, 2):
         out = tmp_path / f"o{jobs}"
-        res = build(BuildOptions(content=make_content(files), out=out, jobs=jobs), [setup])
-        back = res.site.referencing("exp", lambda t: t.split("@")[0] == "fast-ones")
+        content = make_content(files)
+        fake_all(content, tmp_path / "results")
+        res = build(BuildOptions(content=content, out=out, jobs=jobs), [setup])
+        back = res.site.referencing("demo", lambda t: t.split("@")[0] == "fast-ones")
         assert [d.title for d in back] == ["実験の話"]
         assert (out / "experiments/fast-ones/grid.png").read_bytes() == b"png"
         assert (out / "experiments/extra.png").is_file() and (out / "experiments/gallery/index.html").is_file()

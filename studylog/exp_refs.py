@@ -1,0 +1,162 @@
+"""`exp:` references and the experiment blocks, resolved at build time.
+
+    [text](exp:NAME)              link to the experiment's page   (exp:NAME@STEP links to that step)
+    ![alt](exp:NAME@STEP)         the sample grid at STEP (a snapshot step)
+    ![alt](exp:NAME/loss)         the loss chart; exp:NAME/animation the animation; ![](exp:NAME) the final grid
+    ```experiment-card            YAML: name: NAME   (optional step: STEP)
+    ```experiment-compare         YAML: experiments: [A, B, ...]   steps: [25, 50, ...]  (optional; default: shared steps)
+
+Every unknown experiment, step or part is an error at the reference's line that lists what exists.
+"""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as etree
+
+from markupsafe import Markup
+from markupsafe import escape as _escape
+
+from .errors import RefError
+from .exp_view import ExperimentView, Img
+from .hooks import FenceRef, Hooks, LinkRef
+from .refs import known_names_hint
+
+TARGET = re.compile(r"^(?P<name>[^@/#]+)(?:@(?P<step>[^/#]*)|/(?P<part>[^/#]*))?(?:#(?P<anchor>.*))?$")
+PARTS = {"loss": "loss_chart", "animation": "animation"}
+MAX_COMPARE_DEFAULT_STEPS = 8
+
+
+def escape(value) -> str:
+    """Escaped text as a plain str, so concatenation never escapes the HTML built around it."""
+    return str(_escape(value))
+
+
+def _view(views: dict[str, ExperimentView], name: str, where: str) -> ExperimentView:
+    v = views.get(name)
+    if v is None:
+        raise RefError(f"unknown experiment {name!r} in {where}; " + known_names_hint(name, views, "experiments"))
+    return v
+
+
+def _step(v: ExperimentView, raw, where: str) -> int:
+    try:
+        step = int(str(raw).strip())
+    except ValueError:
+        raise RefError(f"{where}: step must be a whole number, got {raw!r}") from None
+    if v.snap(step) is None:
+        have = ", ".join(map(str, v.reference_steps)) or "none (the experiment has no result yet)"
+        raise RefError(f"{where}: {v.name} has no sample grid at step {step}; its steps: {have}")
+    return step
+
+
+def _img(img: Img, alt: str, lazy: bool = True, cls: str | None = None) -> etree.Element:
+    el = etree.Element("img", {"src": img.href, "alt": alt, "width": str(img.width), "height": str(img.height)})
+    if lazy:
+        el.set("loading", "lazy")
+    if cls:
+        el.set("class", cls)
+    return el
+
+
+def _img_html(img: Img, alt: str, cls: str = "grid") -> str:
+    return (f'<img src="{escape(img.href)}" alt="{escape(alt)}" width="{img.width}" '
+            f'height="{img.height}" loading="lazy" class="{cls}">')
+
+
+def link_handler(views: dict[str, ExperimentView]):
+    def handle(ref: LinkRef):
+        where = f"exp:{ref.target}"
+        m = TARGET.match(ref.target)
+        if not m:
+            raise RefError(f"malformed reference {where}; use exp:NAME, exp:NAME@STEP or exp:NAME/loss")
+        v = _view(views, m["name"], where)
+        if m["part"] is not None and m["part"] not in PARTS:
+            raise RefError(f"unknown part {m['part']!r} in {where}; parts: {', '.join(PARTS)}")
+        step = _step(v, m["step"], where) if m["step"] is not None else None
+        if not ref.is_image:
+            anchor = f"#step-{step}" if step is not None else (f"#{m['part']}" if m["part"] else "")
+            return v.page_href + (anchor or (f"#{m['anchor']}" if m["anchor"] else ""))
+        alt = ref.text or (f"{v.name} step {step}" if step is not None else v.name)
+        if m["part"]:
+            img = v.files.get(PARTS[m["part"]])
+            if img is None:
+                raise RefError(f"{where}: {v.name} has no {m['part']} image (status {v.status})")
+            el = _img(img, alt, cls="chart-image")
+        else:
+            snap = v.snap(step) if step is not None else v.final
+            if snap is None:
+                raise RefError(f"{where}: {v.name} has no sample grids yet (status {v.status})")
+            el = _img(snap.img, alt, cls="grid")
+        el.set("title", f"{v.name}" + (f" · step {step}" if step is not None else ""))
+        a = etree.Element("a", {"href": v.page_href + (f"#step-{step}" if step is not None else ""), "class": "exp-figure"})
+        a.append(el)
+        cap = etree.SubElement(a, "span", {"class": "cap"})
+        cap.text = f"{v.name} · step {step}" if step is not None else (
+            f"{v.name} · {m['part']}" if m["part"] else f"{v.name} · step {v.final.step}")
+        return a
+    return handle
+
+
+def _line(ref: FenceRef, *path) -> int:
+    return ref.lines.get(tuple(path), ref.line)
+
+
+def card_handler(views: dict[str, ExperimentView]):
+    def handle(ref: FenceRef) -> str:
+        data = ref.data if isinstance(ref.data, dict) else {}
+        name = data.get("name")
+        if not isinstance(name, str):
+            raise RefError("experiment-card needs `name: EXPERIMENT`")
+        v = _view(views, name, "experiment-card")
+        snap = v.snap(_step(v, data["step"], "experiment-card")) if "step" in data else v.final
+        last = v.last_record
+        figures = []
+        if v.run:
+            figures.append(f"{v.run.get('steps_done', '?')} ステップ")
+            figures.append(f"{v.run.get('wall_seconds', 0):.0f} 秒")
+        if last:
+            figures.append(f"D 損失 {last['d_loss']:.3f} · G 損失 {last['g_loss']:.3f}")
+        img = _img_html(snap.img, f"{v.doc.title}: step {snap.step} の生成サンプル") if snap else '<p>結果はまだありません。</p>'
+        return Markup(
+            f'<figure class="exp-card"><a href="{escape(v.page_href)}">{img}</a>'
+            f'<figcaption><a href="{escape(v.page_href)}">{escape(v.doc.title)}</a> '
+            f'<span class="badge status-{escape(v.status)}" title="{escape(v.status_help)}">{escape(v.status_label)}</span>'
+            + (f'<br><span class="figures">step {snap.step} · ' + escape(" · ".join(figures)) + "</span>" if snap else "")
+            + "</figcaption></figure>")
+    return handle
+
+
+def compare_handler(views: dict[str, ExperimentView]):
+    def handle(ref: FenceRef) -> str:
+        data = ref.data if isinstance(ref.data, dict) else {}
+        names = data.get("experiments")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise RefError("experiment-compare needs `experiments: [NAME, NAME, ...]`")
+        vs = [_view(views, n, "experiment-compare") for n in names]
+        steps = data.get("steps")
+        if steps is None:
+            shared = sorted(set.intersection(*(set(v.reference_steps) for v in vs)))
+            stride = max(1, -(-len(shared) // MAX_COMPARE_DEFAULT_STEPS))
+            steps = shared[stride - 1::stride]
+        if not isinstance(steps, list) or not steps:
+            raise RefError("experiment-compare: `steps` must be a list of snapshot steps")
+        for v in vs:
+            for s in steps:
+                _step(v, s, "experiment-compare")
+        steps = [int(s) for s in steps]
+        head = "".join(f'<th scope="col"><a href="{escape(v.page_href)}">{escape(v.doc.title)}</a></th>' for v in vs)
+        rows = []
+        for s in steps:
+            cells = "".join(f"<td>{_img_html(v.snap(s).img, f'{v.doc.title}: step {s}')}</td>" for v in vs)
+            rows.append(f'<tr><th scope="row">step {s}</th>{cells}</tr>')
+        caption = escape(data.get("caption") or " と ".join(v.name for v in vs) + " を同じステップで比較")
+        return Markup(f'<div class="exp-compare"><table><caption>{caption}</caption>'
+                      f'<thead><tr><th scope="col">ステップ</th>{head}</tr></thead>'
+                      f'<tbody>{"".join(rows)}</tbody></table></div>')
+    return handle
+
+
+def register(hooks: Hooks, views: dict[str, ExperimentView]) -> None:
+    hooks.register_link("exp", link_handler(views))
+    hooks.register_fence("experiment-card", card_handler(views))
+    hooks.register_fence("experiment-compare", compare_handler(views))

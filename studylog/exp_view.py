@@ -1,0 +1,251 @@
+"""What the experiment pages, the gallery and the references show of each result.
+
+Built once per build from the loaded results: hrefs of every result file (each copied into the
+site once, under its experiment's folder), image sizes, charts on the slider's step axis, and
+the tables. Templates and `exp_refs` read these views; nothing here trains or imports TensorFlow.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markupsafe import Markup
+from PIL import Image
+
+from . import charts
+from .experiments import Plan, Result
+
+STATUS_LABELS = {"fresh": "最新", "smoke": "スモーク", "failed": "失敗", "missing": "未実行"}
+STATUS_HELP = {
+    "fresh": "保存済みの結果は今の設定・コード・データと一致しています",
+    "smoke": "--smoke による縮小版の試走です。本番の結果ではありません",
+    "failed": "損失が有限でなくなったため学習を止めました",
+    "missing": "まだ学習していません",
+}
+
+
+@dataclass(frozen=True)
+class Img:
+    href: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Snap:
+    step: int
+    img: Img
+
+
+@dataclass
+class ExperimentView:
+    name: str
+    doc: object
+    plan: Plan | None
+    result: Result | None
+    page_href: str
+    snaps: list[Snap] = field(default_factory=list)
+    files: dict[str, Img | str] = field(default_factory=dict)   # loss_chart, animation: Img; csv: href
+    site: object = None
+
+    # --- status and facts ---
+    @property
+    def status(self) -> str:
+        return self.result.status if self.result else "missing"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def status_help(self) -> str:
+        return STATUS_HELP.get(self.status, "")
+
+    @property
+    def run(self) -> dict:
+        return self.result.run if self.result else {}
+
+    @property
+    def steps(self) -> list[int]:
+        return [s.step for s in self.snaps]
+
+    @property
+    def declared_steps(self) -> list[int]:
+        """The snapshot steps the configuration promises: every sample_every, and the last."""
+        if not self.plan:
+            return self.steps
+        every, last = self.plan.config.sample_every, self.plan.config.steps
+        return list(range(every, last + 1, every)) + ([last] if last % every else [])
+
+    @property
+    def reference_steps(self) -> list[int]:
+        """Steps a post may reference: a smoke run stands in for the declared ones."""
+        return self.declared_steps if self.status == "smoke" else self.steps
+
+    def snap(self, step: int) -> Snap | None:
+        """The grid at `step`. A smoke run has only a few tiny steps: a declared step maps to
+        the smoke snapshot at the same fraction of the run, so a smoke build checks every page."""
+        if self.status == "smoke" and self.snaps and step in self.declared_steps:
+            frac = step / max(self.declared_steps[-1], 1)
+            return min(self.snaps, key=lambda s: (abs(s.step / self.snaps[-1].step - frac), -s.step))
+        return next((s for s in self.snaps if s.step == step), None)
+
+    @property
+    def final(self) -> Snap | None:
+        return self.snaps[-1] if self.snaps else None
+
+    @property
+    def max_step(self) -> int:
+        run_steps = (self.run.get("run_config") or self.run.get("config") or {}).get("steps", 0)
+        return max([run_steps or 0] + self.steps + [r["step"] for r in self.records[-1:]] or [1])
+
+    @property
+    def slider_step(self) -> int:
+        """Keyboard step of the slider: the spacing of the snapshots (their gcd)."""
+        g = 0
+        for s in self.steps:
+            g = math.gcd(g, s)
+        return g or 1
+
+    @property
+    def records(self) -> list[dict]:
+        return self.result.records if self.result else []
+
+    @property
+    def last_record(self) -> dict | None:
+        return self.records[-1] if self.records else None
+
+    def facts(self) -> list[tuple[str, str]]:
+        run = self.run
+        if not run:
+            return []
+        v = run.get("versions", {})
+        sps = run.get("steps_per_second")
+        out = [("状態", f"{self.status_label} ({self.status})"),
+               ("ステップ", f"{run.get('steps_done', '?')}"),
+               ("経過時間", f"{run.get('wall_seconds', 0):.1f} 秒"),
+               ("速度", f"{sps:.2f} ステップ/秒" if isinstance(sps, (int, float)) else "—"),
+               ("シード", str(run.get("seed", "—"))),
+               ("開始", run.get("started", "—")), ("終了", run.get("ended", "—")),
+               ("バージョン", ", ".join(f"{k} {v[k]}" for k in ("tensorflow", "keras", "numpy", "python") if k in v)),
+               ("キー", run.get("key", "—"))]
+        if run.get("resumed_from_step"):
+            out.insert(2, ("再開", f"step {run['resumed_from_step']} のチェックポイントから"))
+        if run.get("error"):
+            out.insert(1, ("エラー", run["error"]))
+        return out
+
+    def config_rows(self) -> list[tuple[str, str]]:
+        """The configuration as it ran, flattened (optimizer.generator.lr ...)."""
+        cfg = (self.plan.config.as_dict() if self.plan else self.run.get("config")) or {}
+        rows: list[tuple[str, str]] = []
+
+        def walk(prefix: str, v) -> None:
+            if isinstance(v, dict):
+                for k in sorted(v):
+                    walk(f"{prefix}.{k}" if prefix else k, v[k])
+            elif isinstance(v, (list, tuple)):
+                rows.append((prefix, ", ".join(map(str, v)) if v else "—"))
+            else:
+                rows.append((prefix, str(v).lower() if isinstance(v, bool) else str(v)))
+        walk("", cfg)
+        return rows
+
+    def summaries(self) -> list[tuple[str, str]]:
+        out = []
+        for role, label in (("summary_generator", "生成器 (G)"), ("summary_discriminator", "識別器 (D)")):
+            p = self.result.file(role) if self.result else None
+            if p:
+                out.append((label, p.read_text(encoding="utf-8")))
+        return out
+
+    # --- charts on the slider's axis ---
+    def _chart(self, keys: list[tuple[str, str, str]], title: str, y_range=None) -> Markup:
+        steps = [r["step"] for r in self.records]
+        series = [charts.Series(label, [r.get(k, float("nan")) for r in self.records], css)
+                  for k, label, css in keys]
+        return Markup(charts.line_chart(steps, series, max_step=self.max_step, title=title, y_range=y_range))
+
+    def loss_svg(self) -> Markup:
+        return self._chart([("d_loss", "D の損失", "d"), ("g_loss", "G の損失", "g")],
+                           f"{self.name}: D と G の損失")
+
+    def acc_svg(self) -> Markup:
+        return self._chart([("d_acc", "D の正解率", "d"), ("g_acc", "G の正解率", "g")],
+                           f"{self.name}: D と G の正解率", y_range=(0.0, 1.0))
+
+    def slider_inset(self) -> tuple[float, float]:
+        return charts.slider_inset()
+
+    # --- backlinks: read after the Markdown stage, when references are known ---
+    def backlinks(self) -> list:
+        site = self.site
+        if site is None:
+            return []
+        name = self.name
+
+        def names_in(target: str) -> set[str]:
+            import yaml  # fence sources: the names a card or comparison shows
+            try:
+                data = yaml.safe_load(target)
+            except yaml.YAMLError:
+                return set()
+            if not isinstance(data, dict):
+                return set()
+            found = set(data.get("experiments") or []) if isinstance(data.get("experiments"), list) else set()
+            if isinstance(data.get("name"), str):
+                found.add(data["name"])
+            return found
+
+        docs = (site.referencing("exp", lambda t: _exp_name(t) == name)
+                + site.referencing("experiment-card", lambda t: name in names_in(t))
+                + site.referencing("experiment-compare", lambda t: name in names_in(t)))
+        seen, out = set(), []
+        for d in docs:
+            if d is not self.doc and id(d) not in seen:
+                seen.add(id(d))
+                out.append(d)
+        return sorted(out, key=lambda d: (d.date.timestamp() if d.date else 0, d.rel), reverse=True)
+
+
+def _exp_name(target: str) -> str:
+    for sep in ("@", "/", "#"):
+        target = target.split(sep, 1)[0]
+    return target
+
+
+_size_cache: dict[Path, tuple[int, int]] = {}
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    if path not in _size_cache:
+        with Image.open(path) as im:   # reads the header only
+            _size_cache[path] = im.size
+    return _size_cache[path]
+
+
+def build_view(site, name: str, doc, plan: Plan | None, result: Result | None) -> ExperimentView:
+    """Register every result file as a site asset (copied once) and describe it for pages."""
+    u = site.urls
+    view = ExperimentView(name, doc, plan, result, u.doc(doc), site=site)
+    if result is None:
+        return view
+
+    def publish(src: Path, rel: str) -> str:
+        out = u.path_of("experiment-file", name, file=rel)
+        site.assets[out] = src
+        return u.href(out)
+
+    for s in result.snapshots:
+        w, h = image_size(s.file)
+        view.snaps.append(Snap(s.step, Img(publish(s.file, f"samples/{s.file.name}"), w, h)))
+    for role, rel in (("loss_chart", "loss.png"), ("animation", "animation.gif")):
+        p = result.file(role)
+        if p:
+            w, h = image_size(p)
+            view.files[role] = Img(publish(p, rel if p.suffix == Path(rel).suffix else p.name), w, h)
+    p = result.file("losses_csv")
+    if p:
+        view.files["csv"] = publish(p, f"{name}-losses.csv")
+    return view
