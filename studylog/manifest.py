@@ -34,6 +34,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from .content import Document as _Document
+
 FORMAT = 1
 CACHE_DIR = ".studylog-cache"
 PACKAGE = Path(__file__).resolve().parent
@@ -95,26 +97,36 @@ def cache_dir(out: Path) -> Path:
 
 def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
     """Feed a deterministic encoding of `v` into hasher `h`; documents go in by fingerprint."""
-    if depth > 60:
-        raise Uncacheable("too deep")
     t = type(v)
-    if v is None or t is bool or t is int or t is float:
+    if t is str:
+        b = v.encode("utf-8", "surrogatepass")
+        h.update(b"s%d:" % len(b))
+        h.update(b)
+    elif t is _Document:
+        h.update(b"D" + fp(v).encode())
+    elif t is list or t is tuple:
+        if depth > 60:
+            raise Uncacheable("too deep")
+        h.update(b"L%d[" % len(v) if t is list else b"T%d[" % len(v))
+        for x in v:
+            feed(h, x, fp, depth + 1)
+        h.update(b"]")
+    elif v is None or t is bool or t is int or t is float:
         h.update(f"{t.__name__}:{v!r};".encode())
-    elif isinstance(v, str):
+    elif isinstance(v, str):             # Markup and other str subclasses render differently
         b = str(v).encode("utf-8", "surrogatepass")
         h.update(f"{t.__name__}{len(b)}:".encode())
         h.update(b)
     elif isinstance(v, bytes):
-        h.update(f"bytes{len(v)}:".encode())
+        h.update(b"bytes%d:" % len(v))
         h.update(v)
     elif t.__name__ in ("Document", "Site") and t.__module__.startswith("studylog."):
         h.update(t.__name__[0].encode() + fp(v).encode())
     elif isinstance(v, (list, tuple)):
-        h.update(f"{t.__name__}{len(v)}[".encode())
-        for x in v:
-            feed(h, x, fp, depth + 1)
-        h.update(b"]")
+        feed(h, list(v), fp, depth + 1)
     elif isinstance(v, dict):
+        if depth > 60:
+            raise Uncacheable("too deep")
         h.update(f"{t.__name__}{len(v)}{{".encode())
         for k, x in v.items():       # insertion order: templates iterate in this order
             feed(h, k, fp, depth + 1)
@@ -137,6 +149,8 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
         except OSError:
             raise Uncacheable(f"cannot read {v}")
     elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        if depth > 60:
+            raise Uncacheable("too deep")
         h.update(f"{t.__module__}.{t.__qualname__}(".encode())
         for f in dataclasses.fields(v):
             h.update(f.name.encode() + b"=")
@@ -312,8 +326,9 @@ class BuildCache:
     # --- markdown ---
     def markdown_key(self, doc, hooks) -> str:
         h = _h()
-        feed(h, (self.code, sorted(hooks.links), sorted(hooks.fences), doc.rel, doc.kind,
-                 doc.body, doc.body_line, doc.summary), str)
+        h.update(f"{self.code}|{sorted(hooks.links)}|{sorted(hooks.fences)}|{doc.rel}|{doc.kind}|"
+                 f"{doc.body_line}|{doc.summary!r}|".encode("utf-8", "surrogatepass"))
+        h.update(doc.body.encode("utf-8", "surrogatepass"))
         key = h.hexdigest()
         self.md_key[id(doc)] = key
         return key
@@ -344,7 +359,7 @@ class BuildCache:
         if checked is None:
             return None
         references, assets = checked
-        from .markdown import Rendered
+        from .mdrefs import Rendered
         self.new["markdown"][key] = rec
         self.md_new[result_digest] = stored
         self.md_digest[id(doc)] = result_digest
@@ -361,10 +376,10 @@ class BuildCache:
 
     # --- fingerprints ---
     def fingerprint(self, doc) -> str:
-        if type(doc).__name__ == "Site":
-            return self.site_digest(doc)
         fp = self.doc_fp.get(id(doc))
         if fp is None:
+            if type(doc).__name__ == "Site":
+                return self.site_digest(doc)
             fields = {f.name for f in dataclasses.fields(doc)}
             extra = {k: v for k, v in sorted(vars(doc).items()) if k not in fields}
             try:

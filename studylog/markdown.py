@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from .errors import BuildError, RefError, display_path
 from .hooks import FenceRef, Hooks, LinkRef, RenderContext
-from .mdrefs import _State, _local_file, _result_sig, run_fence, recheck, IMAGE_SIZES  # noqa: F401 (re-exported)
+from .mdrefs import IMAGE_SIZES, Rendered, _State, _local_file, _result_sig, recheck, run_fence  # noqa: F401 (re-exported)
 from .mathml import MathExtension, math_to_text
 from .slugs import toc_slugify
 
@@ -54,20 +54,6 @@ def _speed_up_pygments() -> None:
 _speed_up_pygments()
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.I)
 _EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|//|/|#)", re.I)
-
-
-@dataclass
-class Rendered:
-    html: str
-    toc: str
-    summary_html: str
-    summary_text: str
-    errors: list[BuildError] = field(default_factory=list)
-    assets: dict[str, Path] = field(default_factory=dict)
-    references: list[tuple[str, str]] = field(default_factory=list)
-    # what each reference resolved to, so a cached rendering can be re-checked without
-    # re-rendering (studylog.manifest): [(kind, inputs..., result)]
-    deps: list[tuple] = field(default_factory=list)
 
 
 class _RefProcessor(Treeprocessor):

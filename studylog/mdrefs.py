@@ -8,6 +8,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import xml.etree.ElementTree as etree
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -15,6 +16,20 @@ from markupsafe import Markup
 
 from .errors import BuildError, RefError, display_path
 from .hooks import FenceRef, Hooks, LinkRef, RenderContext
+
+
+@dataclass
+class Rendered:
+    html: str
+    toc: str
+    summary_html: str
+    summary_text: str
+    errors: list[BuildError] = field(default_factory=list)
+    assets: dict[str, Path] = field(default_factory=dict)
+    references: list[tuple[str, str]] = field(default_factory=list)
+    # what each reference resolved to, so a cached rendering can be re-checked without
+    # re-rendering (studylog.manifest): [(kind, inputs..., result)]
+    deps: list[tuple] = field(default_factory=list)
 
 
 class _State:
