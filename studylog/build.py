@@ -9,16 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import exp_refs, experiments, feeds, refs, render
-from .collect import Site, check_paths, collect
-from .config import load_config
+from . import manifest, render
+from .collect import Site
 from .errors import BuildError, ContentError, display_path
-from .exp_view import ExperimentView, build_view
 from .hooks import Hooks, RenderContext
 from .manifest import FILES, BuildCache, Output, Uncacheable, digest
 from .urls import output_file
 
 if TYPE_CHECKING:
+    from .exp_view import ExperimentView
     from .markdown import MarkdownRenderer, Rendered
 
 # A setup callback registers extra link/fence handlers once the site model exists
@@ -39,6 +38,9 @@ class BuildOptions:
     smoke: bool = False            # train stale experiments at a tiny size (never reused as real)
     frozen: bool = False           # never train: missing or stale results are errors (deploy CI)
     clean: bool = False            # ignore what the last build left (studylog.manifest)
+    # stop at once when nothing the last build read has changed (manifest.up_to_date); the
+    # result then has site=None and the last build's counts in `summary`
+    skip_if_unchanged: bool = False
 
 
 @dataclass
@@ -48,6 +50,7 @@ class BuildResult:
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     made: int = -1                 # files made this time (the rest were reused)
+    summary: dict = field(default_factory=dict)
 
 
 def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
@@ -66,6 +69,28 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
         timings[name] = now - start[0]
         start[0] = now
 
+    setup = list(setup)
+    out = Path(opts.out)
+    results_root = Path(opts.results) if opts.results else Path(opts.content).resolve().parent / "results"
+    options = (str(Path(opts.content).resolve()), str(out.absolute()), opts.base_url, opts.drafts,
+               str(results_root.absolute()), opts.smoke, opts.frozen, sys.executable)
+    if opts.skip_if_unchanged and not setup and not opts.clean:
+        summary = manifest.up_to_date(out, options)
+        if summary is not None:
+            lap("check")
+            return BuildResult(None, summary["files"], time.perf_counter() - t0, timings, made=0, summary=summary)
+    manifest.start_recording(out, [Path(opts.content), render.DEFAULT_TEMPLATES, results_root])
+    try:
+        return _build(opts, setup, out, options, lap, t0, timings)
+    finally:
+        manifest.stop_recording()
+
+
+def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: float, timings: dict) -> BuildResult:
+    # imported here, not at the top: an up-to-date site is answered without loading any of it
+    from . import exp_refs, refs
+    from .collect import check_paths, collect
+    from .config import load_config
     errors: list[BuildError] = []
     config = load_config(Path(opts.content), opts.base_url)
     cache = BuildCache(Path(opts.out), fresh=opts.clean)
@@ -98,12 +123,16 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     outputs = plan_outputs(site, cache, copies)
     same = cache.unchanged(outputs)
     lap("plan")
-    out = Path(opts.out)
+    summary = {"files": len(outputs), "posts": len(site.posts), "pages": len(site.pages),
+               "experiments": len(site.experiments)}
+    quick = not setup and all(o.key is not None for o in outputs.values())
     if len(same) == len(outputs) and cache.exact_tree(outputs):
         cache.keep_outputs(outputs)           # nothing to write: the site is already this
         cache.save(out, only_if_changed=True)
+        if quick:
+            manifest.save_inputs(out, options, out, {r: v[1] for r, v in cache.new["outputs"].items()}, summary)
         lap("write")
-        return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0)
+        return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0, summary=summary)
 
     from .write import SiteWriter
     with SiteWriter(out) as writer:
@@ -126,14 +155,20 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
                 writer.copy(rel, o.value)
         cache.record_outputs(writer.tmp, outputs)
         cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
+        if quick:
+            manifest.save_inputs(out, options, writer.tmp, {r: v[1] for r, v in cache.new["outputs"].items()},
+                                 summary)
         writer.commit()
     lap("write")
-    return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same))
+    return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same),
+                       summary=summary)
 
 
 def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -> dict[str, ExperimentView]:
     """Plan every declared experiment, train the stale ones (unless the content has errors or
     the build is --frozen), then describe each stored result for the pages and references."""
+    from . import experiments
+    from .exp_view import build_view
     root = Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
     plans = {}
     for doc in site.experiments:
@@ -176,6 +211,7 @@ def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict
         except Uncacheable:
             return None
 
+    from . import feeds
     outputs[u.path_of("feed")] = Output(key("feed", site.posts[: config.feed_entries]), "bytes",
                                         lambda: feeds.atom(site))
     outputs[u.path_of("sitemap")] = Output(key("sitemap", [(p.path, p.in_sitemap, p.doc) for p in site.pages_out]),
@@ -245,10 +281,19 @@ def _fork_map(fn, state: tuple, items: list, n_jobs: int) -> list:
     global _STATE, _RENDERER
     _STATE, _RENDERER = state, None
     try:
-        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-            return pool.map(fn, items, chunksize=1)
+        with multiprocessing.get_context("fork").Pool(n_jobs, initializer=manifest.take_recorded) as pool:
+            out = []
+            for result, reads in pool.map(_reporting, [(fn, i) for i in items], chunksize=1):
+                manifest.merge_recorded(reads)      # what the worker read counts as read
+                out.append(result)
+            return out
     finally:
         _STATE = None
+
+
+def _reporting(args):
+    fn, items = args
+    return fn(items), manifest.take_recorded()
 
 
 def _page_chunk(indices: list[int]) -> list[BuildError]:

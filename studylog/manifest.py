@@ -31,6 +31,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -185,6 +186,7 @@ class FileHashes:
             return hit[1]
         st = os.stat(path)
         sig = stat_sig(st)
+        note_read(path, st)
         old = self.old.get(key)
         if old is not None and old[0] == sig:
             value = old[1]
@@ -301,6 +303,8 @@ class BuildCache:
                 st = None
             rec = old.get(key)
             doc = None
+            if st is not None:
+                note_read(path, st)
             if st is not None and rec is not None and rec[0] == stat_sig(st):
                 h, blob = rec[1], rec[2]
             else:
@@ -558,3 +562,180 @@ def _atomic_pickle(path: Path, value) -> None:
         except OSError:
             pass
         raise
+
+
+# --- the quick no-op: has anything the last build read changed? --------------------------------
+#
+# While a build runs, an audit hook notes every file it opens for reading (Python's `open`
+# event: content, templates, results, imported modules alike) and every folder it lists, with
+# their stat at that moment (before the read, so a change during the build is seen next time).
+# The content, template and results folders are stat'ed too, so an added file is seen even
+# where the build only asked "does it exist?". If none of these changed, the options are the
+# same, and the output is exactly as written, the build has nothing to do and stops there,
+# before importing the renderers. Files modified within RACY_NS of being stat'ed are not
+# trusted (coarse file-system clocks), nor are reads in processes that do not report back.
+
+RACY_NS = 50_000_000
+_REC: dict | None = None         # path -> sig while recording
+_EXCLUDE: tuple[str, ...] = ()
+_HOOKED = False
+_OUT_EXACT: set[str] = set()
+_PSEUDO = ("/proc/", "/sys/", "/dev/")
+
+
+def _sig_now(path: str, dir_: bool = False):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if time.time_ns() - st.st_mtime_ns < RACY_NS:
+        return "racy"
+    return (st.st_mtime_ns, st.st_ino) if dir_ else stat_sig(st)
+
+
+def _audit(event: str, args) -> None:
+    rec = _REC
+    if rec is None:
+        return
+    if event == "open":
+        path, mode, flags = args
+        if isinstance(path, int) or path is None:
+            return
+        if mode is not None:
+            if any(c in mode for c in "wax+"):
+                return
+        elif flags is not None and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            return
+        dir_ = False
+    elif event in ("os.scandir", "os.listdir"):
+        path = args[0]
+        if path is None or isinstance(path, int):
+            return
+        dir_ = True
+    else:
+        return
+    try:
+        p = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return
+    key = ("d:" if dir_ else "f:") + p
+    if key in rec or p.startswith(_PSEUDO) or p.startswith(_EXCLUDE) or p in _OUT_EXACT:
+        return
+    rec[key] = _sig_now(p, dir_)
+    if not dir_:
+        parent = os.path.dirname(p)
+        if "d:" + parent not in rec:
+            rec["d:" + parent] = _sig_now(parent, True)
+
+
+def note_read(path, sig_source: os.stat_result | None = None) -> None:
+    """Count a file as read though it was not opened (its content came from a cache by stat)."""
+    rec = _REC
+    if rec is None:
+        return
+    p = os.path.abspath(os.fsdecode(path))
+    key = "f:" + p
+    if key in rec or p.startswith(_EXCLUDE):
+        return
+    if sig_source is not None and time.time_ns() - sig_source.st_mtime_ns >= RACY_NS:
+        rec[key] = stat_sig(sig_source)
+    else:
+        rec[key] = _sig_now(p)
+    parent = os.path.dirname(p)
+    if "d:" + parent not in rec:
+        rec["d:" + parent] = _sig_now(parent, True)
+
+
+def start_recording(out: Path, roots: list[Path]) -> None:
+    """Begin noting what this build reads; `roots` are walked now (folders: stat only)."""
+    global _REC, _EXCLUDE, _HOOKED
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED = True
+    out = Path(out).absolute()
+    _EXCLUDE = (str(out) + os.sep, str(out.parent / CACHE_DIR) + os.sep, str(out.parent / f".{out.name}."))
+    _OUT_EXACT.clear()
+    _OUT_EXACT.add(str(out))
+    _REC = {}
+    for root in roots:
+        root = Path(root).absolute()
+        if not root.is_dir():
+            _REC["d:" + str(root.parent)] = _sig_now(str(root.parent), True)
+            continue
+        for d, dirs, _files in os.walk(root):
+            _REC["d:" + d] = _sig_now(d, True)
+    for p in PACKAGE.rglob("*.py"):           # our own code, imported before recording began
+        _REC["f:" + str(p)] = _sig_now(str(p))
+
+
+def take_recorded() -> dict:
+    """What this process noted since the last call (forked workers send it back)."""
+    global _REC
+    rec = _REC or {}
+    if _REC is not None:
+        _REC = {}
+    return rec
+
+
+def merge_recorded(more: dict) -> None:
+    if _REC is not None:
+        for k, v in more.items():
+            _REC.setdefault(k, v)
+
+
+def stop_recording() -> dict | None:
+    global _REC
+    rec, _REC = _REC, None
+    return rec
+
+
+def quick_path(out: Path) -> Path:
+    return cache_dir(out) / "inputs.pickle"
+
+
+def save_inputs(out: Path, options: tuple, out_dir: Path, outputs: dict, summary: dict) -> None:
+    rec = stop_recording()
+    if os.environ.get("STUDYLOG_DEBUG_QUICK"):
+        print("racy:", [k for k, v in (rec or {}).items() if v == "racy"], file=sys.stderr)
+    if rec is None or any(v == "racy" for v in rec.values()):
+        try:
+            os.unlink(quick_path(out))
+        except OSError:
+            pass
+        return
+    st = os.stat(out_dir)
+    _atomic_pickle(quick_path(out), {"format": FORMAT, "options": options, "out": (st.st_ino, st.st_dev),
+                                     "inputs": rec, "outputs": outputs, "summary": summary})
+
+
+def up_to_date(out: Path, options: tuple) -> dict | None:
+    """The last build's summary when nothing it read has changed and `out` is as it left it."""
+    try:
+        with open(quick_path(out), "rb") as f:
+            q = pickle.load(f)
+        st = os.stat(out)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+        return None
+    if not isinstance(q, dict) or q.get("format") != FORMAT or q.get("options") != options \
+            or q.get("out") != (st.st_ino, st.st_dev):
+        return None
+    for key, sig in q["inputs"].items():
+        if sig is None:
+            if os.path.exists(key[2:]):
+                return None
+        elif _sig_now(key[2:], key.startswith("d:")) != sig:
+            if os.environ.get("STUDYLOG_DEBUG_QUICK"):
+                print("changed:", key, sig, _sig_now(key[2:], key.startswith("d:")), file=sys.stderr)
+            return None
+    root = Path(out).absolute()
+    for rel, sig in q["outputs"].items():
+        try:
+            if out_sig(os.lstat(root / rel)) != sig:
+                return None
+        except OSError:
+            return None
+    probe = BuildCache.__new__(BuildCache)
+    probe.out = root
+    if not probe.exact_tree(q["outputs"]):
+        return None
+    return q["summary"]

@@ -100,6 +100,8 @@ def _image_size(path: Path):
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key in IMAGE_SIZES:
+        from .manifest import note_read
+        note_read(path, st)        # not opened, but what it holds decided the page
         return IMAGE_SIZES[key]
     try:
         from PIL import Image  # header read only

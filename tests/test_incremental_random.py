@@ -135,9 +135,10 @@ class Diary:
         return "swap image"
 
     def rerun(self):
-        # a new stored result: the experiment page and every post showing it change
-        write_fake_result(self.root.parent / "results", self.root / "experiments" / "exp1.md",
-                          status=self.rng.choice(["fresh", "smoke"]))
+        # a new stored result (still fresh: these builds never train): pages showing it change
+        d = write_fake_result(self.root.parent / "results", self.root / "experiments" / "exp1.md")
+        (d / "loss.png").write_bytes(png(self.rng.randint(20, 40), 20))
+        (d / "samples" / "step-000005.png").write_bytes(png(self.rng.randint(20, 40), 20))
         return "new result"
 
     def template(self):
@@ -190,7 +191,8 @@ def build_both(content: Path, inc: Path, ref: Path):
     out = []
     for target, clean in ((inc, False), (ref, True)):
         try:
-            out.append(build(BuildOptions(content=content, out=target, jobs=1, quiet=True, clean=clean)))
+            out.append(build(BuildOptions(content=content, out=target, jobs=1, quiet=True, clean=clean,
+                                          skip_if_unchanged=not clean)))
         except ContentError as e:
             out.append(e)
     return out
@@ -221,6 +223,43 @@ def test_templates_reading_the_site_global_follow_every_document(make_content, s
     build(BuildOptions(content=content, out=out, jobs=1))
     build(BuildOptions(content=content, out=ref, jobs=1, clean=True))
     assert tree(out) == tree(ref) and "5 件" in (out / "about" / "index.html").read_text()
+
+
+def test_quick_no_op_sees_every_kind_of_change(make_content, sample_files, tmp_path):
+    """The up-to-date check (nothing the last build read changed) must notice new override
+    templates, changed results, changed images and hand edits in the output."""
+    files = dict(sample_files)
+    files["templates/static/extra.css"] = "a{}"
+    content = make_content(files)
+    fake_all(content, content.parent / "results")
+    out, ref = tmp_path / "site", tmp_path / "ref"
+
+    def both():
+        r = build(BuildOptions(content=content, out=out, jobs=1, skip_if_unchanged=True))
+        build(BuildOptions(content=content, out=ref, jobs=1, clean=True))
+        assert tree(out) == tree(ref)
+        return r
+
+    import time
+
+    def settle():
+        time.sleep(0.06)        # past the racy window: a build now records what it read...
+        both()
+        assert both().site is None       # ...and the next one answers "up to date"
+
+    both()
+    settle()
+    changes = [
+        lambda: (content / "templates" / "post.html").write_text(DEFAULT_POST.replace("</article>", "<!--x--></article>")),
+        lambda: (content.parent / "results" / "fast-ones" / "loss.png").write_bytes(png(30, 20)),
+        lambda: (content / "images" / "fig.png").write_bytes(png(9, 9)),
+        lambda: (out / "index.html").write_text("tampered"),
+        lambda: (content / "site.toml").write_text(SITE_TOML.replace("テスト日記", "別の日記"), encoding="utf-8"),
+    ]
+    for change in changes:
+        change()
+        assert both().site is not None
+        settle()
 
 
 def test_no_op_rebuild_writes_nothing_and_one_edit_redoes_little(make_content, sample_files, tmp_path):
