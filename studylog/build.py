@@ -135,9 +135,15 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
         return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0, summary=summary)
 
     from .write import SiteWriter
-    with SiteWriter(out) as writer:
+    with SiteWriter(out, spare=cache.spare_dir) as writer:
+        # in place: the spare (the site before last) already holds some files as they must be
+        ready = cache.unchanged(outputs, spare=True) if writer.in_place else set()
+        if writer.in_place:
+            writer.prune(outputs)
         todo_pages = []
         for rel, o in outputs.items():
+            if rel in ready:
+                continue
             if rel in same:
                 writer.link(rel, cache.out / rel)
             elif o.kind == "page":
@@ -147,13 +153,14 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
             raise ContentError(sorted(set(page_errors)))
         lap("pages")
         for rel, o in outputs.items():
-            if rel in same or o.kind == "page":
+            if rel in ready or rel in same or o.kind == "page":
                 continue
             if o.kind == "bytes":
                 writer.put(rel, o.value())
             else:
                 writer.copy(rel, o.value)
         cache.record_outputs(writer.tmp, outputs)
+        cache.will_swap()
         cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
         if quick:
             manifest.save_inputs(out, options, writer.tmp, {r: v[1] for r, v in cache.new["outputs"].items()},

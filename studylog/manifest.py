@@ -250,6 +250,7 @@ class BuildCache:
     def __init__(self, out: Path, fresh: bool = False):
         self.out = Path(out).absolute()
         self.dir = cache_dir(self.out)
+        self.spare_dir = self.dir / "spare"    # the previous site, updated in place next time
         self.code = code_version()
         self.old: dict = {}
         self.new: dict = {"format": FORMAT, "code": self.code, "docs": {}, "markdown": {},
@@ -285,6 +286,13 @@ class BuildCache:
             return
         if old.get("out_ino") != st.st_ino or old.get("out_dev") != st.st_dev:
             old["outputs"] = {}      # the output folder is not the one this manifest describes
+        spare = old.get("spare") or {}
+        try:
+            sst = os.stat(self.spare_dir)
+            ok = spare.get("ino") == (sst.st_ino, sst.st_dev)
+        except OSError:
+            ok = False
+        old["spare"] = spare if ok else {}
         self.old = old
 
     # --- documents ---
@@ -474,16 +482,18 @@ class BuildCache:
             return None
 
     # --- outputs ---
-    def unchanged(self, outputs: dict[str, Output]) -> set[str]:
-        """Outputs whose key matches the manifest and whose old file is as we wrote it."""
-        old = self.old.get("outputs", {})
+    def unchanged(self, outputs: dict[str, Output], spare: bool = False) -> set[str]:
+        """Outputs whose key matches the manifest and whose old file is as we wrote it
+        (in the output, or with spare=True in the spare tree)."""
+        old = self.old.get("spare", {}).get("outputs", {}) if spare else self.old.get("outputs", {})
+        root = self.spare_dir if spare else self.out
         same = set()
         for rel, o in outputs.items():
             rec = old.get(rel)
             if o.key is None or rec is None or rec[0] != o.key:
                 continue
             try:
-                st = os.lstat(self.out / rel)
+                st = os.lstat(root / rel)
             except OSError:
                 continue
             if out_sig(st) == rec[1]:
@@ -528,9 +538,18 @@ class BuildCache:
         self.new["outputs"] = rec
 
     def keep_outputs(self, outputs: dict[str, Output]) -> None:
-        """Nothing was written: the old records still describe the output."""
+        """Nothing was written: the old records still describe the output (and the spare)."""
         old = self.old.get("outputs", {})
         self.new["outputs"] = {rel: old[rel] for rel in outputs if rel in old}
+        self.new["spare"] = self.old.get("spare", {})
+
+    def will_swap(self) -> None:
+        """The live output becomes the spare: keep its records for the next build."""
+        try:
+            st = os.stat(self.out)
+        except OSError:
+            return
+        self.new["spare"] = {"ino": (st.st_ino, st.st_dev), "outputs": self.old.get("outputs", {})}
 
     def save(self, out_dir: Path, only_if_changed: bool = False) -> None:
         """Write the new manifest for `out_dir` (which becomes the output by an atomic swap)."""
