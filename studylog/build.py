@@ -207,14 +207,13 @@ def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict
     config, u = site.config, site.urls
     conf = digest(config, str)
     dirs = render.template_dirs(site)
-    fp = cache.fingerprint
     outputs: dict[str, Output] = {}
     for i, page in enumerate(site.pages_out):
         outputs[output_file(page.path)] = Output(cache.page_key(page, dirs, site, conf), "page", i)
 
     def key(*parts) -> str | None:
-        try:
-            return digest((cache.code, conf) + parts, fp)
+        try:   # the feed and the sitemap show what a listing shows of each document
+            return digest((cache.code, conf) + parts, cache.listing)
         except Uncacheable:
             return None
 

@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 from .content import Document as _Document
 
-FORMAT = 1
+FORMAT = 2
 CACHE_DIR = ".studylog-cache"
 PACKAGE = Path(__file__).resolve().parent
 # the libraries whose version changes the bytes we write
@@ -205,6 +205,11 @@ KNOWN_GLOBALS = {"config", "urls", "url", "doc_url", "static", "nav", "week_titl
                  "range", "lipsum", "dict", "cycler", "joiner", "namespace", "loop", "self",
                  "varargs", "kwargs", "caller", "true", "false", "none", "True", "False", "None"}
 OUR_FILTERS = {"date", "isodate", "month_title", "safe_html"}
+# what a listing of documents may not read without depending on their whole body
+BODY_ATTRS = {"html", "toc", "body", "body_line", "lines", "references", "line_of", "*"}
+# Document fields a listing fingerprint covers (with attributes other code sets on documents)
+LISTING_FIELDS = ("rel", "path", "kind", "meta", "title", "slug", "date", "has_time", "tags", "series", "part",
+                  "draft", "summary_html", "summary_text")
 # name -> function(site) -> a value to fingerprint, for globals other code adds to the Jinja env
 GLOBAL_DIGESTS: dict[str, Callable[[Any], Any]] = {}
 
@@ -231,7 +236,40 @@ def analyse_template(source: str, name: str) -> tuple:
     for a in ast.find_all((nodes.Assign, nodes.AssignBlock)):
         declared |= {n.name for n in [a.target, *a.target.find_all(nodes.Name)] if isinstance(n, nodes.Name)}
     names -= declared
-    return (None if None in refs else tuple(refs), frozenset(names), frozenset(unknown))
+    # attributes read off anything but the page's own `doc`: a template that reads a listed
+    # document's body (html, toc, ...) needs those documents' full fingerprints
+    rebinds_doc = "doc" in declared or any(
+        n.name == "doc" for f in ast.find_all((nodes.For, nodes.Macro, nodes.CallBlock))
+        for n in ([f.target] if isinstance(f, nodes.For) else list(getattr(f, "args", []))) + (
+            list(f.target.find_all(nodes.Name)) if isinstance(f, nodes.For) else [])
+        if isinstance(n, nodes.Name))
+    body_attrs = set()
+    for g in ast.find_all(nodes.Getattr):
+        if not (isinstance(g.node, nodes.Name) and g.node.name == "doc" and not rebinds_doc):
+            body_attrs.add(g.attr)
+    for g in ast.find_all(nodes.Getitem):
+        if isinstance(g.arg, nodes.Const) and isinstance(g.arg.value, str):
+            if not (isinstance(g.node, nodes.Name) and g.node.name == "doc" and not rebinds_doc):
+                body_attrs.add(g.arg.value)
+        elif not (isinstance(g.arg, nodes.Const) or _index_arithmetic(g.arg, nodes)):
+            body_attrs.add("*")          # d[expr]: could be any attribute
+    if "attr" in filters:
+        body_attrs.add("*")
+    full = bool(body_attrs & BODY_ATTRS)
+    return (None if None in refs else tuple(refs), frozenset(names), frozenset(unknown), full)
+
+
+def _index_arithmetic(node, nodes) -> bool:
+    """`parts[i - 1]`: arithmetic on a number, a list index (not `d[name]`, which may be a key)."""
+    if isinstance(node, nodes.Const):
+        return isinstance(node.value, int)
+    if isinstance(node, (nodes.Add, nodes.Sub, nodes.Mul, nodes.FloorDiv, nodes.Mod)):
+        consts = [n for n in (node.left, node.right) if isinstance(n, nodes.Const)]
+        return bool(consts) and all(isinstance(c.value, int) for c in consts) and all(
+            isinstance(n, (nodes.Name, nodes.Const)) or _index_arithmetic(n, nodes) for n in (node.left, node.right))
+    if isinstance(node, nodes.Neg):
+        return _index_arithmetic(node.node, nodes)
+    return False
 
 
 # --- the manifest -----------------------------------------------------------------------------
@@ -258,6 +296,7 @@ class BuildCache:
         self._md_store: dict | None = None
         self.md_new: dict[str, tuple] = {}
         self.doc_fp: dict[int, str] = {}
+        self.doc_lfp: dict[int, str] = {}
         self.src_hash: dict[int, str] = {}
         self.md_key: dict[int, str] = {}
         self.md_digest: dict[int, str] = {}
@@ -428,6 +467,7 @@ class BuildCache:
         todo = [name]
         names: set[str] = set()
         ok = True
+        full = False
         while todo and ok:
             n = todo.pop()
             if n in seen:
@@ -447,12 +487,13 @@ class BuildCache:
                     ok = False
                     break
             self.new["templates"][fh] = info
-            refs, used, unknown = info
+            refs, used, unknown, needs_full = info
             if refs is None or unknown:
                 ok = False
                 break
             todo.extend(refs)
             names |= used
+            full = full or needs_full
         result = None
         if ok:
             for g in sorted(names - context_names - {"page", "doc", "title"}):
@@ -468,7 +509,7 @@ class BuildCache:
                         ok = False
                 elif g not in KNOWN_GLOBALS:
                     ok = False
-            result = h.hexdigest() if ok else None
+            result = (h.hexdigest(), full) if ok else None
         self._tpl[key] = result
         return result
 
@@ -476,10 +517,29 @@ class BuildCache:
         t = self.template_digest(page.template, dirs, site, set(page.context))
         if t is None:
             return None
+        tpl, full = t
         try:
-            return digest((self.code, config_digest, t, page), self.fingerprint)
+            own = self.fingerprint(page.doc) if page.doc is not None else None
+            return digest((self.code, config_digest, tpl, own, page), self.fingerprint if full else self.listing)
         except Uncacheable:
             return None
+
+    def listing(self, doc) -> str:
+        """What a list of documents shows of one: front matter, summary, URL; not its body."""
+        fp = self.doc_lfp.get(id(doc))
+        if fp is None:
+            if type(doc).__name__ == "Site":
+                return self.site_digest(doc)
+            fields = {f.name for f in dataclasses.fields(doc)}
+            extra = {k: v for k, v in sorted(vars(doc).items()) if k not in fields}
+            try:
+                # the path as text: a Path would bring in the file's content hash
+                fp = digest(tuple(str(v) if isinstance(v, Path) else v
+                                  for v in (getattr(doc, f) for f in LISTING_FIELDS)) + (extra,), self.fingerprint)
+            except Uncacheable:
+                fp = self.nonce + str(id(doc))
+            self.doc_lfp[id(doc)] = fp
+        return fp
 
     # --- outputs ---
     def unchanged(self, outputs: dict[str, Output], spare: bool = False) -> set[str]:

@@ -150,7 +150,10 @@ class Diary:
             target.unlink()
             return f"remove override {name}"
         marker = f"<!-- {self.words(2)} -->"
-        if name == "_macros.html":
+        if name == "_macros.html" and r.random() < 0.5:
+            # lists show whole bodies: list pages depend on every listed document's HTML
+            text = text.replace("{{ meta(d) }}", "{{ meta(d) }}{{ d.html|safe_html }}")
+        elif name == "_macros.html":
             text = text.replace('<ul class="post-list">', f'<ul class="post-list">{marker}')
         elif name == "base.html" and r.random() < 0.5:
             # reads the `site` global: every page depends on every document
@@ -210,6 +213,20 @@ def test_random_edits_match_clean_build(tmp_path, seed):
         if not isinstance(a, ContentError):
             assert tree(inc) == tree(ref), f"seed {seed} after {history}"
         history = [diary.change() for _ in range(rng.randint(1, 3))]
+
+
+def test_lists_showing_bodies_follow_body_edits(make_content, sample_files, tmp_path):
+    files = dict(sample_files)
+    files["templates/_macros.html"] = DEFAULT_MACROS.replace("{{ meta(d) }}", "{{ meta(d) }}{{ d.html|safe_html }}")
+    content = make_content(files)
+    fake_all(content, content.parent / "results")
+    out, ref = tmp_path / "site", tmp_path / "ref"
+    build(BuildOptions(content=content, out=out, jobs=1))
+    p = content / "posts" / "old.md"
+    p.write_text(p.read_text(encoding="utf-8") + "\n末尾の追記。\n", encoding="utf-8")
+    build(BuildOptions(content=content, out=out, jobs=1))
+    build(BuildOptions(content=content, out=ref, jobs=1, clean=True))
+    assert tree(out) == tree(ref) and "末尾の追記" in (out / "archive" / "2017" / "11" / "index.html").read_text()
 
 
 def test_templates_reading_the_site_global_follow_every_document(make_content, sample_files, tmp_path):
