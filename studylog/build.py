@@ -213,7 +213,7 @@ def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict
 
     def key(*parts) -> str | None:
         try:   # the feed and the sitemap show what a listing shows of each document
-            return digest((cache.code, conf) + parts, cache.listing)
+            return digest((cache.code, conf) + parts, cache._listing_fp)
         except Uncacheable:
             return None
 

@@ -108,6 +108,16 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
     elif t is list or t is tuple:
         if depth > 60:
             raise Uncacheable("too deep")
+        memo = getattr(fp, "memo", None)
+        if memo is not None and len(v) > 8:      # the same index lists recur on many pages
+            hit = memo.get(id(v))
+            if hit is None:
+                sub = _h()
+                for x in v:
+                    feed(sub, x, fp, depth + 1)
+                hit = memo[id(v)] = (v, sub.digest())   # holds v: its id stays unique
+            h.update(b"M%d:" % len(v) + hit[1])
+            return
         h.update(b"L%d[" % len(v) if t is list else b"T%d[" % len(v))
         for x in v:
             feed(h, x, fp, depth + 1)
@@ -162,6 +172,16 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
         if " at 0x" in r or r.startswith("<"):
             raise Uncacheable(f"cannot fingerprint {t.__qualname__}")
         h.update(f"{t.__module__}.{t.__qualname__}:{r};".encode())
+
+
+class Memo:
+    """A fingerprint function for documents, with a memo of list digests for one build."""
+
+    def __init__(self, fn: Callable[[Any], str]):
+        self.fn, self.memo = fn, {}
+
+    def __call__(self, doc) -> str:
+        return self.fn(doc)
 
 
 def digest(v: Any, fp: Callable[[Any], str]) -> str:
@@ -297,6 +317,7 @@ class BuildCache:
         self.md_new: dict[str, tuple] = {}
         self.doc_fp: dict[int, str] = {}
         self.doc_lfp: dict[int, str] = {}
+        self._full_fp, self._listing_fp = Memo(self.fingerprint), Memo(self.listing)
         self.src_hash: dict[int, str] = {}
         self.md_key: dict[int, str] = {}
         self.md_digest: dict[int, str] = {}
@@ -520,7 +541,7 @@ class BuildCache:
         tpl, full = t
         try:
             own = self.fingerprint(page.doc) if page.doc is not None else None
-            return digest((self.code, config_digest, tpl, own, page), self.fingerprint if full else self.listing)
+            return digest((self.code, config_digest, tpl, own, page), self._full_fp if full else self._listing_fp)
         except Uncacheable:
             return None
 
