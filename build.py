@@ -2,6 +2,8 @@
 """Command line: parse arguments, call studylog; nothing else.
 
     python build.py [--content DIR] [--out DIR] [--base-url URL] [--drafts] [-q]
+    python build.py new diary [--date YYYY-MM-DD] | new note TITLE | new experiment NAME
+    python build.py serve [--port N] [--host 127.0.0.1] [build options]
 
 Exit status: 0 built, 1 content errors (each printed as path:line: message), 2 usage error.
 """

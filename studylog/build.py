@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import manifest, render
+from . import accumulate, manifest, render, search
 from .collect import Site
 from .errors import BuildError, ContentError, display_path
 from .hooks import Hooks, RenderContext
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # A setup callback registers extra link/fence handlers once the site model exists
 # (the integration adds `exp:` and the experiment fences this way).
 Setup = Callable[[Site, Hooks], None]
+DEFAULT_SETUP: tuple[Setup, ...] = (accumulate.setup, search.setup)   # reading list, papers, /search/
 PARALLEL_MIN_DOCS = 150   # below this, forking workers costs more than it saves
 
 
@@ -37,6 +38,7 @@ class BuildOptions:
     results: Path | None = None    # experiment results (default: results/ beside the content folder)
     smoke: bool = False            # train stale experiments at a tiny size (never reused as real)
     frozen: bool = False           # never train: missing or stale results are errors (deploy CI)
+    search: bool = True            # Pagefind index (when installed and site.toml allows)
     clean: bool = False            # ignore what the last build left (studylog.manifest)
     # stop at once when nothing the last build read has changed (manifest.up_to_date); the
     # result then has site=None and the last build's counts in `summary`
@@ -73,7 +75,8 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     out = Path(opts.out)
     results_root = Path(opts.results) if opts.results else Path(opts.content).resolve().parent / "results"
     options = (str(Path(opts.content).resolve()), str(out.absolute()), opts.base_url, opts.drafts,
-               str(results_root.absolute()), opts.smoke, opts.frozen, sys.executable)
+               str(results_root.absolute()), opts.smoke, opts.frozen, opts.search,
+               os.environ.get("STUDYLOG_SEARCH"), sys.executable)
     if opts.skip_if_unchanged and not setup and not opts.clean:
         summary = manifest.up_to_date(out, options)
         if summary is not None:
@@ -101,8 +104,12 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
     refs.register(hooks)
     exp_refs.register(hooks, experiment_stage(site, opts, errors))
     lap("experiments")
-    for fn in setup:          # may register handlers, add pages (site.pages_out) or assets
-        fn(site, hooks)
+    site.extra["search_index"] = search.wanted(config, opts.search)
+    for fn in (*DEFAULT_SETUP, *setup):   # may register handlers, add pages (site.pages_out) or assets
+        try:
+            fn(site, hooks)
+        except ContentError as e:         # a setup reports front matter problems this way
+            errors.extend(e.errors)
     check_paths(site, errors)
     lap("collect")
 
@@ -126,11 +133,15 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
     summary = {"files": len(outputs), "posts": len(site.posts), "pages": len(site.pages),
                "experiments": len(site.experiments)}
     quick = not setup and all(o.key is not None for o in outputs.values())
-    if len(same) == len(outputs) and cache.exact_tree(outputs):
+    want_search = bool(site.extra.get("search_index"))
+    skey = cache.search_key(outputs) if want_search else None
+    sfiles = cache.search_files(skey) if want_search else {}
+    if len(same) == len(outputs) and sfiles is not None and cache.exact_tree(set(outputs) | set(sfiles)):
         cache.keep_outputs(outputs)           # nothing to write: the site is already this
         cache.save(out, only_if_changed=True)
         if quick:
-            manifest.save_inputs(out, options, out, {r: v[1] for r, v in cache.new["outputs"].items()}, summary)
+            manifest.save_inputs(out, options, out, {**{r: v[1] for r, v in cache.new["outputs"].items()}, **sfiles},
+                                 summary)
         lap("write")
         return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0, summary=summary)
 
@@ -138,8 +149,9 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
     with SiteWriter(out, spare=cache.spare_dir) as writer:
         # in place: the spare (the site before last) already holds some files as they must be
         ready = cache.unchanged(outputs, spare=True) if writer.in_place else set()
+        ready_search = cache.search_files(skey, spare=True) if writer.in_place and want_search else None
         if writer.in_place:
-            writer.prune(outputs)
+            writer.prune(set(outputs) | set(ready_search or ()))
         todo_pages = []
         for rel, o in outputs.items():
             if rel in ready:
@@ -159,14 +171,29 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 writer.put(rel, o.value())
             else:
                 writer.copy(rel, o.value)
+        lap("write")
+        search_sigs = {}
+        if want_search:
+            if ready_search is not None:      # the spare's index is for exactly these pages
+                search_sigs = cache.record_search(skey, writer.tmp, search.BUNDLE)
+            elif sfiles is not None:          # the live site's is
+                for rel in sfiles:
+                    writer.link(rel, cache.out / rel)
+                search_sigs = cache.record_search(skey, writer.tmp, search.BUNDLE)
+            else:                             # index the finished site before it is swapped in
+                warning = search.index(writer.tmp)
+                if warning:
+                    print(f"warning: {warning}", file=sys.stderr)
+                search_sigs = cache.record_search(None if warning else skey, writer.tmp, search.BUNDLE)
+                quick = quick and not warning
+            lap("search")
         cache.record_outputs(writer.tmp, outputs)
         cache.will_swap()
         cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
         if quick:
-            manifest.save_inputs(out, options, writer.tmp, {r: v[1] for r, v in cache.new["outputs"].items()},
-                                 summary)
+            manifest.save_inputs(out, options, writer.tmp,
+                                 {**{r: v[1] for r, v in cache.new["outputs"].items()}, **search_sigs}, summary)
         writer.commit()
-    lap("write")
     return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same),
                        summary=summary)
 

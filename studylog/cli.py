@@ -11,7 +11,9 @@ EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="build.py", description="Build the study log into a static site.")
+    p = argparse.ArgumentParser(prog="build.py", description="Build the study log into a static site.",
+                                epilog="Also: 'build.py new diary|note|experiment ...' starts a content file; "
+                                       "'build.py serve [--port N]' previews with live reload (each has --help).")
     p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR", help="content folder (default: content)")
     p.add_argument("--out", type=Path, default=Path("_site"), metavar="DIR", help="output folder (default: _site)")
     p.add_argument("--base-url", metavar="URL", help="override site.toml base_url, e.g. /studylog/ or https://u.github.io/studylog/")
@@ -23,10 +25,18 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--frozen", action="store_true", help="never train; fail if a result is missing or stale (deploy CI)")
     p.add_argument("--clean", action="store_true", help="ignore the incremental-build cache: make every file again")
     p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
+    p.add_argument("--no-search", action="store_true", help="do not build the Pagefind search index")
     return p
 
 
 def main(argv: list[str] | None = None, setup=()) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["new"]:            # python build.py new diary|note|experiment
+        from .scaffold import main as new
+        return new(argv[1:])
+    if argv[:1] == ["serve"]:          # python build.py serve [--port N] [build options]
+        from .serve import main as serve
+        return serve(argv[1:], setup)
     args = parser().parse_args(argv)   # exits 2 on usage errors
     if not args.content.is_dir():
         print(f"build.py: error: content folder not found: {args.content}", file=sys.stderr)
@@ -46,7 +56,7 @@ def main(argv: list[str] | None = None, setup=()) -> int:
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
                         drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
                         results=args.results, smoke=args.smoke, frozen=args.frozen,
-                        clean=args.clean, skip_if_unchanged=True)
+                        search=not args.no_search, clean=args.clean, skip_if_unchanged=True)
     try:
         result = build(opts, setup)
     except ContentError as e:

@@ -8,9 +8,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BuildError, ContentError, display_path
+from .slugs import slugify
 
 DEFAULT_NAV = (("ホーム", "home"), ("アーカイブ", "archive"), ("タグ", "tags"),
-               ("実験", "experiments"), ("このサイトについて", "page:about"))
+               ("読んだ記事", "list:reading"), ("イベント", "list:events"), ("論文", "papers"),
+               ("実験", "experiments"), ("検索", "search"), ("このサイトについて", "page:about"))
+# diary sections gathered across every post into one page each: (section heading, URL name)
+DEFAULT_LISTS = (("読んだ記事", "reading"), ("参加したイベント", "events"))
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class SiteConfig:
     # (label, target) pairs; target is "home", "archive", "tags", "weeks", "experiments",
     # "page:SLUG", "post:SLUG" or an absolute http(s) URL
     nav: tuple[tuple[str, str], ...] = DEFAULT_NAV
+    # [lists] "読んだ記事" = "reading": the section's items from every post, at /reading/
+    lists: tuple[tuple[str, str], ...] = DEFAULT_LISTS
+    search: bool = True           # build a Pagefind index when pagefind is installed
     content_dir: Path = field(default=Path("content"), compare=False)
 
     @property
@@ -65,6 +72,16 @@ def load_config(content_dir: Path, base_url: str | None = None) -> SiteConfig:
         else:
             errors.append(BuildError(display_path(path), _line_of_key(path, "nav"), "nav must be a table"))
             kwargs.pop("nav")
+    if "lists" in kwargs:
+        lists = kwargs.pop("lists")
+        if isinstance(lists, dict) and all(isinstance(v, str) and slugify(v) for v in lists.values()):
+            kwargs["lists"] = tuple((str(k), slugify(v)) for k, v in lists.items())
+        else:
+            errors.append(BuildError(display_path(path), _line_of_key(path, "lists"),
+                                     'lists must be a table of "section heading" = "url-name"'))
+    if "search" in kwargs and not isinstance(kwargs["search"], bool):
+        errors.append(BuildError(display_path(path), _line_of_key(path, "search"), "search must be true or false"))
+        kwargs.pop("search")
     if base_url is not None:
         kwargs["base_url"] = base_url
     for key, typ in (("posts_per_page", int), ("feed_entries", int)):

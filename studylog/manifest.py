@@ -623,6 +623,40 @@ class BuildCache:
         old = self.old.get("outputs", {})
         self.new["outputs"] = {rel: old[rel] for rel in outputs if rel in old}
         self.new["spare"] = self.old.get("spare", {})
+        if self.old.get("search"):
+            self.new["search"] = self.old["search"]
+
+    # --- the search index (Pagefind writes it over the finished HTML) ---
+    def search_key(self, outputs: dict[str, Output]) -> str | None:
+        html = sorted((r, o.key) for r, o in outputs.items() if r.endswith(".html"))
+        if any(k is None for _, k in html):
+            return None
+        return digest((self.code, "search", html), str)
+
+    def search_files(self, key: str | None, spare: bool = False) -> dict | None:
+        """The index files the last build made for the same pages, if all still as written."""
+        rec = (self.old.get("spare", {}).get("search") if spare else self.old.get("search")) or {}
+        if key is None or rec.get("key") != key:
+            return None
+        root = self.spare_dir if spare else self.out
+        for rel, sig in rec["files"].items():
+            try:
+                if out_sig(os.lstat(root / rel)) != sig:
+                    return None
+            except OSError:
+                return None
+        return rec["files"]
+
+    def record_search(self, key: str | None, root: Path, bundle: str) -> dict:
+        files = {}
+        base = Path(root) / bundle
+        for d, _dirs, names in os.walk(base):
+            for n in names:
+                p = Path(d) / n
+                files[p.relative_to(root).as_posix()] = out_sig(os.lstat(p))
+        if key is not None:
+            self.new["search"] = {"key": key, "files": files}
+        return files
 
     def will_swap(self) -> None:
         """The live output becomes the spare: keep its records for the next build."""
@@ -630,13 +664,14 @@ class BuildCache:
             st = os.stat(self.out)
         except OSError:
             return
-        self.new["spare"] = {"ino": (st.st_ino, st.st_dev), "outputs": self.old.get("outputs", {})}
+        self.new["spare"] = {"ino": (st.st_ino, st.st_dev), "outputs": self.old.get("outputs", {}),
+                             "search": self.old.get("search")}
 
     def save(self, out_dir: Path, only_if_changed: bool = False) -> None:
         """Write the new manifest for `out_dir` (which becomes the output by an atomic swap)."""
         from . import mdrefs
         if only_if_changed and self.old and all(
-                self.new.get(k) == self.old.get(k) for k in ("docs", "markdown", "templates", "outputs", "docs_env")) \
+                self.new.get(k) == self.old.get(k) for k in ("docs", "markdown", "templates", "outputs", "docs_env", "search")) \
                 and FILES.new.items() <= self.old.get("files", {}).items():
             return
         st = os.stat(out_dir)

@@ -90,8 +90,10 @@ def nav_items(site: Site) -> list[tuple[str, str, str]]:
             d = site.lookup(key)
             if d is not None:
                 out.append((label, u.doc(d), u.doc_path(d)))
-        elif kind in ("home", "archive", "tags", "weeks", "experiments"):
+        elif kind in ("home", "archive", "tags", "weeks", "experiments", "papers", "search"):
             out.append((label, u.url(kind), u.path_of(kind)))
+        elif kind == "list" and key in dict(site.config.lists).values():
+            out.append((label, u.url(kind, key), u.path_of(kind, key)))
     return out
 
 

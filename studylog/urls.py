@@ -56,6 +56,12 @@ class Urls:
             return f"tags/{slugify(key) or 'tag'}/"
         if kind == "series":
             return f"series/{slugify(key) or 'series'}/"
+        if kind == "list":           # an accumulated diary section (site.toml [lists])
+            return f"{slugify(key) or 'list'}/"
+        if kind == "papers":
+            return "papers/"
+        if kind == "search":
+            return "search/"
         if kind == "feed":
             return "feed.xml"
         if kind == "sitemap":

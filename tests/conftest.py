@@ -1,6 +1,7 @@
 """Shared fixtures: small content folders written into tmp_path, and a build runner."""
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# Pagefind adds ~2 s to every build; only the search tests turn it on (STUDYLOG_SEARCH=1).
+os.environ.setdefault("STUDYLOG_SEARCH", "0")
 
 SITE_TOML = """\
 title = "テスト日記"

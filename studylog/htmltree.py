@@ -1,0 +1,124 @@
+"""A tiny read-only tree over rendered HTML, keeping each element's source offsets.
+
+The accumulation pages quote pieces of a diary's rendered HTML (an entry's notes keep their
+links, code and math exactly as the post shows them), so instead of re-serialising a parsed
+tree we remember where every element starts and ends and slice the original string.
+"""
+from __future__ import annotations
+
+import html as htmllib
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+BLOCK = {"p", "ul", "ol", "dl", "div", "blockquote", "pre", "table", "figure", "details", "hr",
+         "h1", "h2", "h3", "h4", "h5", "h6"}
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+@dataclass(eq=False)
+class Node:
+    tag: str
+    attrs: dict
+    parent: "Node | None"
+    start: int            # offset of '<'
+    inner_start: int      # just after the start tag
+    inner_end: int = -1   # offset of the end tag's '<'
+    end: int = -1         # just after the end tag
+    children: list["Node"] = field(default_factory=list)
+
+    def has_class(self, name: str) -> bool:
+        return name in (self.attrs.get("class") or "").split()
+
+
+class _Builder(HTMLParser):
+    def __init__(self, source: str):
+        super().__init__(convert_charrefs=True)
+        self.source = source
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
+        self.root = Node("#root", {}, None, 0, 0, len(source), len(source))
+        self.stack = [self.root]
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self.line_starts[line - 1] + col
+
+    def handle_starttag(self, tag, attrs, void=False):
+        start = self._offset()
+        text = self.get_starttag_text() or ""
+        node = Node(tag, {k: v or "" for k, v in attrs}, self.stack[-1], start, start + len(text))
+        self.stack[-1].children.append(node)
+        if void or tag in VOID:
+            node.inner_end = node.end = node.inner_start
+        else:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs, void=True)
+
+    def handle_endtag(self, tag):
+        off = self._offset()
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                end = self.source.find(">", off) + 1 or len(self.source)
+                for n in self.stack[i + 1:]:          # implicitly closed
+                    n.inner_end = n.end = off
+                self.stack[i].inner_end, self.stack[i].end = off, end
+                del self.stack[i:]
+                return
+        # a stray end tag: ignored
+
+    def finish(self) -> Node:
+        self.close()
+        for n in self.stack[1:]:
+            n.inner_end = n.end = len(self.source)
+        return self.root
+
+
+def parse(source: str) -> Node:
+    b = _Builder(source)
+    b.feed(source)
+    return b.finish()
+
+
+def inner_html(source: str, node: Node) -> str:
+    return source[node.inner_start:node.inner_end]
+
+
+def text_between(source: str, node: Node, start: int, end: int, skip=lambda n: False) -> str:
+    """Plain text of `node`'s content between two offsets, leaving out children where skip()."""
+    out, pos = [], start
+    for c in node.children:
+        if c.end <= start or c.start >= end:
+            continue
+        out.append(source[pos:c.start])
+        if not skip(c):
+            out.append(text_between(source, c, max(c.inner_start, start), min(c.inner_end, end), skip))
+        pos = c.end
+    out.append(source[pos:end])
+    raw = "".join(out)
+    return htmllib.unescape(_COMMENT.sub("", raw))
+
+
+def text_of(source: str, node: Node, skip=lambda n: False) -> str:
+    return " ".join(text_between(source, node, node.inner_start, node.inner_end, skip).split())
+
+
+def iter_nodes(node: Node):
+    for c in node.children:
+        yield c
+        yield from iter_nodes(c)
+
+
+def gaps(source: str, node: Node, start: int, end: int):
+    """(offset, text) of the raw text runs directly inside `node` (not inside a child)."""
+    pos = start
+    for c in node.children:
+        if c.end <= start or c.start >= end:
+            continue
+        if c.start > pos:
+            yield pos, source[pos:c.start]
+        pos = c.end
+    if end > pos:
+        yield pos, source[pos:end]

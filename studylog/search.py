@@ -1,0 +1,55 @@
+"""Client-side search with Pagefind (no server): an index written into the finished site.
+
+Pagefind's extended build (PyPI `pagefind[extended]`, which ships the binary) segments
+Japanese, which has no spaces between words. The index is built into the build's temporary
+folder just before it is swapped into place, so the published site and its index always
+match. Without pagefind installed (or with `search = false` in site.toml, `--no-search`, or
+STUDYLOG_SEARCH=0 in the environment) the site builds as before and /search/ says search is
+unavailable. Only documents (posts, pages, experiments) are indexed: base.html marks their
+<main> with data-pagefind-body.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .collect import Page, Site
+
+BUNDLE = "pagefind"          # folder inside the site
+# inside <main> but not the document's own text: heading permalinks ("#"), the previous/next
+# post titles, the series box, the table of contents
+EXCLUDE = ".anchor, .post-nav, .series, .page-toc, .footnote-backref, .acc-backrefs"
+
+
+def available() -> bool:
+    return importlib.util.find_spec("pagefind") is not None
+
+
+def wanted(config, option: bool = True) -> bool:
+    """Should this build write an index? (site.toml, the command line, the environment)"""
+    return bool(option and config.search and os.environ.get("STUDYLOG_SEARCH", "1") not in ("0", "off", "false")
+                and available())
+
+
+def index(site_dir: Path, timeout: float = 300) -> str | None:
+    """Index `site_dir` in place. Returns None, or a warning to print (the build goes on)."""
+    cmd = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", BUNDLE,
+           "--exclude-selectors", EXCLUDE, "--silent"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"search index not built: {e}"
+    if proc.returncode != 0 or not (Path(site_dir) / BUNDLE / "pagefind.js").is_file():
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return "search index not built: pagefind failed" + (": " + " / ".join(detail) if detail else "")
+    return None
+
+
+def setup(site: Site, hooks) -> None:
+    """Plan /search/; it loads Pagefind's UI when this build writes an index."""
+    enabled = bool(site.extra.get("search_index"))
+    site.pages_out.append(Page(site.urls.path_of("search"), "search.html", "検索",
+                               {"search_enabled": enabled, "bundle": site.urls.href(BUNDLE + "/")}))

@@ -1,0 +1,160 @@
+"""Search: Pagefind indexes the built site; a Japanese query in headless Chromium finds the post.
+
+Needs `pagefind[extended]` (requirements.txt), the `playwright` package (requirements-dev.txt)
+and Debian's chromium with fonts-noto-cjk (.ci/run installs them). Where they are missing the
+browser test is skipped, except under STUDYLOG_REQUIRE_BROWSER=1 (set by .ci/run), where it fails.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = os.environ.get("STUDYLOG_CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("STUDYLOG_SCREENSHOTS")   # a folder: save what the browser saw
+
+
+def _need(ok: bool, why: str):
+    if not ok:
+        if os.environ.get("STUDYLOG_REQUIRE_BROWSER") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def indexed_site(tmp_path_factory):
+    from studylog import search
+    _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
+    os.environ["STUDYLOG_SEARCH"] = "1"
+    try:
+        from studylog.build import BuildOptions, build
+        from test_acc_accumulate import bundled_copy
+        content = bundled_copy(tmp_path_factory.mktemp("content"))
+        root = tmp_path_factory.mktemp("served")
+        build(BuildOptions(content=content, out=root / "studylog", base_url="/studylog/", quiet=True, frozen=True))
+    finally:
+        os.environ["STUDYLOG_SEARCH"] = "0"
+    return root
+
+
+def test_index_written_only_for_documents(indexed_site):
+    site = indexed_site / "studylog"
+    assert (site / "pagefind" / "pagefind.js").is_file()
+    assert (site / "pagefind" / "pagefind-ui.js").is_file()
+    page = (site / "search" / "index.html").read_text("utf-8")
+    assert 'src="/studylog/pagefind/pagefind-ui.js"' in page
+    assert "data-pagefind-body" in (site / "posts" / "2017-12-04-週の日記" / "index.html").read_text("utf-8")
+    assert "data-pagefind-body" not in (site / "reading" / "index.html").read_text("utf-8")
+    from test_site_build import crawl
+    assert crawl(site, "/studylog/") == []
+
+
+def test_without_pagefind_the_search_page_says_unavailable(make_content, run_build):
+    from conftest import post
+    code, _, err, out = run_build(make_content({"posts/a.md": post("記事", "2017-12-04")}), "--no-search")
+    assert code == 0, err
+    page = (out / "search" / "index.html").read_text("utf-8")
+    assert "検索は利用できません" in page and "pagefind-ui.js" not in page
+    assert not (out / "pagefind").exists()
+
+
+@pytest.fixture(scope="module")
+def http_root(indexed_site):
+    handler = functools.partial(_QuietHandler, directory=str(indexed_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None, f"no chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "the playwright package is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+                              args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("query, expected, shot", [
+    ("溶岩", "論文メモ: Inverse Reward Design (NIPS 2017)", "search-lava"),          # only in the IRD note
+    ("ジェンセン・シャノン", "2017-12-04 週の日記", "search-js"),                    # only in one diary's reading list
+    ("もくもく会", "2017-12-18 週の日記", "search-mokumoku"),                        # inside a sentence, two diaries
+])
+def test_japanese_query_in_chromium_finds_the_post(http_root, browser, query, expected, shot):
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    try:
+        page.goto(f"{http_root}/studylog/search/")
+        page.fill(".pagefind-ui__search-input", query)
+        page.wait_for_selector(".pagefind-ui__result-title", timeout=20000)
+        titles = [t.strip() for t in page.locator(".pagefind-ui__result-title").all_inner_texts()]
+        assert titles and titles[0].startswith(expected), titles
+        if query == "もくもく会":
+            assert any(t.startswith("2017-12-04 週の日記") for t in titles), titles
+        href = page.locator(".pagefind-ui__result-link").first.get_attribute("href")
+        assert href.startswith("/studylog/posts/")
+        if SHOTS:
+            page.screenshot(path=str(Path(SHOTS) / f"{shot}.png"), full_page=True)
+        page.goto(f"{http_root}{href}")                 # the result opens the post
+        assert page.locator("h1").first.inner_text().startswith(expected)
+    finally:
+        page.close()
+
+
+def test_phrase_ranks_the_article(http_root, browser):
+    """識別器を凍結 is written without spaces; the experiments and the article that discuss it come first."""
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    try:
+        page.goto(f"{http_root}/studylog/search/?q=" + "識別器を凍結")
+        page.wait_for_selector(".pagefind-ui__result-title", timeout=20000)
+        titles = page.locator(".pagefind-ui__result > .pagefind-ui__result-inner > .pagefind-ui__result-title").all_inner_texts()
+        assert any(t.startswith("GAN 練習 その1") for t in titles[:3]), titles
+        if SHOTS:
+            page.screenshot(path=str(Path(SHOTS) / "search-freeze.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_query_in_the_url(http_root, browser):
+    page = browser.new_page()
+    try:
+        page.goto(f"{http_root}/studylog/search/?q=%E6%BA%B6%E5%B2%A9")      # ?q=溶岩
+        page.wait_for_selector(".pagefind-ui__result-title", timeout=20000)
+        assert "Inverse Reward Design" in page.locator(".pagefind-ui__result-title").first.inner_text()
+    finally:
+        page.close()
+
+
+def test_site_toml_can_turn_search_off(make_content, run_build, monkeypatch):
+    from conftest import SITE_TOML, post
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")
+    code, _, err, out = run_build(make_content({"posts/a.md": post("記事", "2017-12-04")}, SITE_TOML + "search = false\n"))
+    assert code == 0, err
+    assert not (out / "pagefind").exists()
+    assert "検索は利用できません" in (out / "search" / "index.html").read_text("utf-8")
+
+
+def test_bad_settings_are_located_errors(make_content, run_build):
+    from conftest import SITE_TOML
+    code, _, err, _ = run_build(make_content({}, SITE_TOML + 'search = "yes"\nlists = ["読んだ記事"]\n'))
+    assert code == 1
+    assert "site.toml:6: search must be true or false" in err
+    assert 'site.toml:7: lists must be a table of "section heading" = "url-name"' in err
