@@ -468,6 +468,7 @@ class BuildCache:
     def site_digest(self, site) -> str:
         """Everything a template could reach through the `site` global."""
         if self._site_digest is None:
+            self._site_digest = "site"     # the site reached from inside itself (extra's views)
             try:
                 self._site_digest = digest((site.posts, site.pages, site.experiments, site.tags, site.months,
                                             site.weeks, site.series, sorted(site.draft_names),

@@ -207,7 +207,7 @@ def test_random_edits_match_clean_build(tmp_path, seed):
     content, inc, ref = tmp_path / "content", tmp_path / "inc", tmp_path / "ref"
     diary = Diary(content, rng)
     history = ["initial"]
-    for step in range(10):
+    for step in range(8):
         a, b = build_both(content, inc, ref)
         assert isinstance(a, ContentError) == isinstance(b, ContentError), (history, a, b)
         if not isinstance(a, ContentError):
@@ -372,3 +372,24 @@ def test_setup_pages_and_handlers_follow_their_files(make_content, sample_files,
         build(BuildOptions(content=content, out=ref, jobs=1, clean=True), [setup])
         assert tree(out) == tree(ref)
     assert "500" in (out / "experiments" / "gallery" / "index.html").read_text()
+
+
+def test_search_index_is_reused_until_a_page_changes(make_content, sample_files, tmp_path, monkeypatch):
+    from studylog import search
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")      # conftest turns Pagefind off elsewhere
+    if not search.available():
+        pytest.skip("pagefind not installed")
+    content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
+    out, ref = tmp_path / "site", tmp_path / "ref"
+    build(BuildOptions(content=content, out=out, jobs=1))
+    index = {p: p.stat().st_ino for p in (out / "pagefind").rglob("*") if p.is_file()}
+    assert index
+    again = build(BuildOptions(content=content, out=out, jobs=1))
+    assert again.made == 0 and "search" not in again.timings
+    p = content / "posts" / "old.md"
+    p.write_text(p.read_text(encoding="utf-8").replace("古い。", "検索される新しい言葉。"), encoding="utf-8")
+    edited = build(BuildOptions(content=content, out=out, jobs=1))
+    assert "search" in edited.timings
+    build(BuildOptions(content=content, out=ref, jobs=1, clean=True))
+    assert tree(out) == tree(ref)
