@@ -7,17 +7,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import accumulate, exp_refs, experiments, feeds, refs, render, search
-from .collect import Site, check_paths, collect
-from .config import load_config
-from .content import parse_all
+from . import accumulate, manifest, render, search
+from .collect import Site
 from .errors import BuildError, ContentError, display_path
-from .exp_view import ExperimentView, build_view
 from .hooks import Hooks, RenderContext
-from .markdown import MarkdownRenderer, Rendered
+from .manifest import FILES, BuildCache, Output, Uncacheable, digest
 from .urls import output_file
+
+if TYPE_CHECKING:
+    from .exp_view import ExperimentView
+    from .markdown import MarkdownRenderer, Rendered
 
 # A setup callback registers extra link/fence handlers once the site model exists
 # (the integration adds `exp:` and the experiment fences this way).
@@ -38,6 +39,10 @@ class BuildOptions:
     smoke: bool = False            # train stale experiments at a tiny size (never reused as real)
     frozen: bool = False           # never train: missing or stale results are errors (deploy CI)
     search: bool = True            # Pagefind index (when installed and site.toml allows)
+    clean: bool = False            # ignore what the last build left (studylog.manifest)
+    # stop at once when nothing the last build read has changed (manifest.up_to_date); the
+    # result then has site=None and the last build's counts in `summary`
+    skip_if_unchanged: bool = False
 
 
 @dataclass
@@ -46,10 +51,18 @@ class BuildResult:
     files: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    made: int = -1                 # files made this time (the rest were reused)
+    summary: dict = field(default_factory=dict)
 
 
 def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
-    """Build the site; raise ContentError with every error found, leaving `out` untouched."""
+    """Build the site; raise ContentError with every error found, leaving `out` untouched.
+
+    Incremental: studylog.manifest remembers what every output was made from; only outputs
+    whose inputs changed are made again, the rest are hard-linked from the previous output
+    into the new tree, which then replaces the old one in one atomic swap. Nothing changed
+    (and the folder holds exactly the site) = nothing written at all.
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -58,9 +71,33 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
         timings[name] = now - start[0]
         start[0] = now
 
+    setup = list(setup)
+    out = Path(opts.out)
+    results_root = Path(opts.results) if opts.results else Path(opts.content).resolve().parent / "results"
+    options = (str(Path(opts.content).resolve()), str(out.absolute()), opts.base_url, opts.drafts,
+               str(results_root.absolute()), opts.smoke, opts.frozen, opts.search,
+               os.environ.get("STUDYLOG_SEARCH"), sys.executable)
+    if opts.skip_if_unchanged and not setup and not opts.clean:
+        summary = manifest.up_to_date(out, options)
+        if summary is not None:
+            lap("check")
+            return BuildResult(None, summary["files"], time.perf_counter() - t0, timings, made=0, summary=summary)
+    manifest.start_recording(out, [Path(opts.content), render.DEFAULT_TEMPLATES, results_root])
+    try:
+        return _build(opts, setup, out, options, lap, t0, timings)
+    finally:
+        manifest.stop_recording()
+
+
+def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: float, timings: dict) -> BuildResult:
+    # imported here, not at the top: an up-to-date site is answered without loading any of it
+    from . import exp_refs, refs
+    from .collect import check_paths, collect
+    from .config import load_config
     errors: list[BuildError] = []
     config = load_config(Path(opts.content), opts.base_url)
-    docs = parse_all(config.content_dir, config.tz, errors)
+    cache = BuildCache(Path(opts.out), fresh=opts.clean)
+    docs = cache.parse_all(config.content_dir, config.tz, errors)
     lap("parse")
     site = collect(config, docs, drafts=opts.drafts, errors=errors)
     hooks = Hooks()
@@ -78,7 +115,7 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
 
     ctx = RenderContext(site, site.urls)
     copies: dict[str, Path] = {}
-    for doc, result in zip(site.documents, render_markdown(site, hooks, ctx, opts.jobs)):
+    for doc, result in zip(site.documents, render_markdown(site, hooks, ctx, opts.jobs, cache)):
         doc.html, doc.toc = result.html, result.toc
         doc.summary_html, doc.summary_text = result.summary_html, result.summary_text
         errors.extend(result.errors)
@@ -90,38 +127,86 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
     if errors:
         raise ContentError(sorted(set(errors)))
 
+    outputs = plan_outputs(site, cache, copies)
+    same = cache.unchanged(outputs)
+    lap("plan")
+    views = site.extra.get("experiment_views")
+    summary = {"files": len(outputs), "posts": len(site.posts), "pages": len(site.pages),
+               "experiments": len(site.experiments)}
+    if views:   # kept in the manifest so an up-to-date build can print it without loading anything
+        from .exp_view import summary_table
+        summary["experiments_table"] = summary_table(views)
+    quick = not setup and all(o.key is not None for o in outputs.values())
+    want_search = bool(site.extra.get("search_index"))
+    skey = cache.search_key(outputs) if want_search else None
+    sfiles = cache.search_files(skey) if want_search else {}
+    if len(same) == len(outputs) and sfiles is not None and cache.exact_tree(set(outputs) | set(sfiles)):
+        cache.keep_outputs(outputs)           # nothing to write: the site is already this
+        cache.save(out, only_if_changed=True)
+        if quick:
+            manifest.save_inputs(out, options, out, {**{r: v[1] for r, v in cache.new["outputs"].items()}, **sfiles},
+                                 summary)
+        lap("write")
+        return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0, summary=summary)
+
     from .write import SiteWriter
-    with SiteWriter(Path(opts.out)) as writer:
-        n_pages, page_errors = render_pages(site, writer, opts.jobs)
+    with SiteWriter(out, spare=cache.spare_dir) as writer:
+        # in place: the spare (the site before last) already holds some files as they must be
+        ready = cache.unchanged(outputs, spare=True) if writer.in_place else set()
+        ready_search = cache.search_files(skey, spare=True) if writer.in_place and want_search else None
+        if writer.in_place:
+            writer.prune(set(outputs) | set(ready_search or ()))
+        todo_pages = []
+        for rel, o in outputs.items():
+            if rel in ready:
+                continue
+            if rel in same:
+                writer.link(rel, cache.out / rel)
+            elif o.kind == "page":
+                todo_pages.append(o.value)
+        _, page_errors = render_pages(site, writer, opts.jobs, todo_pages, cache.dir / "jinja")
         if page_errors:
             raise ContentError(sorted(set(page_errors)))
         lap("pages")
-        extra = {site.urls.path_of("feed"): feeds.atom(site),
-                 site.urls.path_of("sitemap"): feeds.sitemap(site),
-                 "static/pygments.css": render.pygments_css().encode(),
-                 ".nojekyll": b""}
-        if config.cname:
-            extra["CNAME"] = config.cname.encode() + b"\n"
-        for rel, data in extra.items():
-            writer.put(rel, data)
-        for rel, src in render.static_files(site).items():
-            copies[site.urls.path_of("static", rel)] = src
-        for rel, src in sorted(copies.items()):
-            writer.copy(rel, src)
+        for rel, o in outputs.items():
+            if rel in ready or rel in same or o.kind == "page":
+                continue
+            if o.kind == "bytes":
+                writer.put(rel, o.value())
+            else:
+                writer.copy(rel, o.value)
         lap("write")
-        if site.extra["search_index"]:    # index the finished site before it is swapped in
-            warning = search.index(writer.tmp)
-            if warning:
-                print(f"warning: {warning}", file=sys.stderr)
+        search_sigs = {}
+        if want_search:
+            if ready_search is not None:      # the spare's index is for exactly these pages
+                search_sigs = cache.record_search(skey, writer.tmp, search.BUNDLE)
+            elif sfiles is not None:          # the live site's is
+                for rel in sfiles:
+                    writer.link(rel, cache.out / rel)
+                search_sigs = cache.record_search(skey, writer.tmp, search.BUNDLE)
+            else:                             # index the finished site before it is swapped in
+                warning = search.index(writer.tmp)
+                if warning:
+                    print(f"warning: {warning}", file=sys.stderr)
+                search_sigs = cache.record_search(None if warning else skey, writer.tmp, search.BUNDLE)
+                quick = quick and not warning
             lap("search")
+        cache.record_outputs(writer.tmp, outputs)
+        cache.will_swap()
+        cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
+        if quick:
+            manifest.save_inputs(out, options, writer.tmp,
+                                 {**{r: v[1] for r, v in cache.new["outputs"].items()}, **search_sigs}, summary)
         writer.commit()
-    files = n_pages + len(extra) + len(copies)
-    return BuildResult(site, files, time.perf_counter() - t0, timings)
+    return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same),
+                       summary=summary)
 
 
 def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -> dict[str, ExperimentView]:
     """Plan every declared experiment, train the stale ones (unless the content has errors or
     the build is --frozen), then describe each stored result for the pages and references."""
+    from . import experiments
+    from .exp_view import build_view
     root = Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
     plans = {}
     for doc in site.experiments:
@@ -149,17 +234,57 @@ def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -
     return views
 
 
-def render_pages(site: Site, writer, jobs: int | None = None) -> tuple[int, list[BuildError]]:
-    """Render every planned page and hand it to the writer (in workers when there are many)."""
+def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict[str, Output]:
+    """Every file of the site: its key (what it is made from) and how to make it."""
+    config, u = site.config, site.urls
+    conf = digest(config, str)
+    dirs = render.template_dirs(site)
+    outputs: dict[str, Output] = {}
+    for i, page in enumerate(site.pages_out):
+        outputs[output_file(page.path)] = Output(cache.page_key(page, dirs, site, conf), "page", i)
+
+    def key(*parts) -> str | None:
+        try:   # the feed and the sitemap show what a listing shows of each document
+            return digest((cache.code, conf) + parts, cache._listing_fp)
+        except Uncacheable:
+            return None
+
+    from . import feeds
+    outputs[u.path_of("feed")] = Output(key("feed", site.posts[: config.feed_entries]), "bytes",
+                                        lambda: feeds.atom(site))
+    outputs[u.path_of("sitemap")] = Output(key("sitemap", [(p.path, p.in_sitemap, p.doc) for p in site.pages_out]),
+                                           "bytes", lambda: feeds.sitemap(site))
+    outputs["static/pygments.css"] = Output(key("pygments"), "bytes", lambda: render.pygments_css().encode())
+    outputs[".nojekyll"] = Output(key("nojekyll"), "bytes", lambda: b"")
+    if config.cname:
+        outputs["CNAME"] = Output(key("cname"), "bytes", lambda: config.cname.encode() + b"\n")
+    for rel, src in render.static_files(site).items():
+        copies[u.path_of("static", rel)] = src
+    for rel, src in sorted(copies.items()):
+        try:
+            outputs[rel] = Output("copy:" + FILES.hash(Path(src)), "copy", Path(src))
+        except OSError:
+            outputs[rel] = Output(None, "copy", Path(src))   # the copy reports the error
+    return outputs
+
+
+def render_pages(site: Site, writer, jobs: int | None = None, indices: list[int] | None = None,
+                 template_cache: Path | None = None) -> tuple[int, list[BuildError]]:
+    """Render planned pages (all, or those at `indices`) and hand them to the writer
+    (in workers when there are many)."""
     pages = site.pages_out
-    env = render.environment(site)
-    n_jobs = _jobs(jobs, len(pages))
+    indices = list(range(len(pages))) if indices is None else list(indices)
+    if not indices:
+        return 0, []
+    env = render.environment(site, template_cache)
+    n_jobs = _jobs(jobs, len(indices))
     if n_jobs > 1:
-        chunks = [list(range(i, len(pages), n_jobs * 4)) for i in range(n_jobs * 4)]
+        n = n_jobs * 4
+        chunks = [indices[i::n] for i in range(n)]
         errors = [e for part in _fork_map(_page_chunk, (pages, env, writer), chunks, n_jobs) for e in part]
     else:
-        errors = _render_some((pages, env, writer), range(len(pages)))
-    return len(pages), errors
+        errors = _render_some((pages, env, writer), indices)
+    return len(indices), errors
 
 
 def _render_some(state, indices) -> list[BuildError]:
@@ -194,10 +319,19 @@ def _fork_map(fn, state: tuple, items: list, n_jobs: int) -> list:
     global _STATE, _RENDERER
     _STATE, _RENDERER = state, None
     try:
-        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-            return pool.map(fn, items, chunksize=1)
+        with multiprocessing.get_context("fork").Pool(n_jobs, initializer=manifest.take_recorded) as pool:
+            out = []
+            for result, reads in pool.map(_reporting, [(fn, i) for i in items], chunksize=1):
+                manifest.merge_recorded(reads)      # what the worker read counts as read
+                out.append(result)
+            return out
     finally:
         _STATE = None
+
+
+def _reporting(args):
+    fn, items = args
+    return fn(items), manifest.take_recorded()
 
 
 def _page_chunk(indices: list[int]) -> list[BuildError]:
@@ -208,20 +342,43 @@ def _markdown_chunk(indices: list[int]) -> list[Rendered]:
     global _RENDERER
     docs, hooks, ctx = _STATE
     if _RENDERER is None:
+        from .markdown import MarkdownRenderer
         _RENDERER = MarkdownRenderer(hooks, ctx)
     return [_RENDERER.render(docs[i]) for i in indices]
 
 
-def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | None) -> list[Rendered]:
+def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | None,
+                    cache: BuildCache | None = None) -> list[Rendered]:
+    """Every document's Markdown: from the cache when its source and what its references
+    resolve to are unchanged, else rendered (in forked workers when many)."""
     docs = site.documents
-    n_jobs = _jobs(jobs, len(docs))
+    out: list = [None] * len(docs)
+    todo = []
+    for i, d in enumerate(docs):
+        hit = cache.cached_markdown(d, hooks, ctx) if cache is not None else None
+        if hit is None:
+            todo.append(i)
+        else:
+            out[i] = hit
+    if not todo:
+        return out
+    if cache is not None:
+        for i in todo:
+            cache.markdown_key(docs[i], hooks)
+    n_jobs = _jobs(jobs, len(todo))
     if n_jobs > 1:
         # interleaved chunks balance long and short documents across workers
-        chunks = [list(range(i, len(docs), n_jobs * 4)) for i in range(n_jobs * 4)]
-        out: list[Rendered | None] = [None] * len(docs)
+        n = n_jobs * 4
+        chunks = [todo[i::n] for i in range(n)]
         for idx, part in zip(chunks, _fork_map(_markdown_chunk, (docs, hooks, ctx), chunks, n_jobs)):
             for i, r in zip(idx, part):
                 out[i] = r
-        return out
-    renderer = MarkdownRenderer(hooks, ctx)
-    return [renderer.render(d) for d in docs]
+    else:
+        from .markdown import MarkdownRenderer
+        renderer = MarkdownRenderer(hooks, ctx)
+        for i in todo:
+            out[i] = renderer.render(docs[i])
+    if cache is not None:
+        for i in todo:
+            cache.store_markdown(docs[i], out[i])
+    return out

@@ -23,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--smoke", action="store_true", help="train stale experiments at a tiny size to check the pipeline")
     g.add_argument("--frozen", action="store_true", help="never train; fail if a result is missing or stale (deploy CI)")
+    p.add_argument("--clean", action="store_true", help="ignore the incremental-build cache: make every file again")
     p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
     p.add_argument("--no-search", action="store_true", help="do not build the Pagefind search index")
     return p
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None, setup=()) -> int:
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
                         drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
                         results=args.results, smoke=args.smoke, frozen=args.frozen,
-                        search=not args.no_search)
+                        search=not args.no_search, clean=args.clean, skip_if_unchanged=True)
     try:
         result = build(opts, setup)
     except ContentError as e:
@@ -67,11 +68,10 @@ def main(argv: list[str] | None = None, setup=()) -> int:
         print(f"build.py: error: cannot write the site: {e}", file=sys.stderr)
         return EXIT_CONTENT
     if not args.quiet:
-        s = result.site
-        views = s.extra.get("experiment_views")
-        if views:
-            from .exp_view import summary_table
-            print(summary_table(views))
-        print(f"built {args.out}: {len(s.posts)} posts, {len(s.pages)} pages, {len(s.experiments)} experiments, "
-              f"{result.files} files in {result.seconds:.2f}s")
+        s = result.summary
+        if s.get("experiments_table"):
+            print(s["experiments_table"])
+        done = "up to date" if result.site is None else f"{result.made} of {result.files} files made"
+        print(f"built {args.out}: {s['posts']} posts, {s['pages']} pages, {s['experiments']} experiments, "
+              f"{result.files} files ({done}) in {result.seconds:.2f}s")
     return EXIT_OK

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from .errors import BuildError, RefError, display_path
 from .hooks import FenceRef, Hooks, LinkRef, RenderContext
+from .mdrefs import IMAGE_SIZES, Rendered, _State, _local_file, _result_sig, recheck, run_fence  # noqa: F401 (re-exported)
 from .mathml import MathExtension, math_to_text
 from .slugs import toc_slugify
 
@@ -55,46 +56,6 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.I)
 _EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|//|/|#)", re.I)
 
 
-@dataclass
-class Rendered:
-    html: str
-    toc: str
-    summary_html: str
-    summary_text: str
-    errors: list[BuildError] = field(default_factory=list)
-    assets: dict[str, Path] = field(default_factory=dict)
-    references: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _State:
-    """Per-document state shared by the tree processor and fence formatters."""
-
-    def __init__(self, doc, ctx: RenderContext):
-        self.doc, self.ctx = doc, ctx
-        self.errors: list[BuildError] = []
-        # every resolved reference as (scheme, target) or (fence lang, YAML source): backlinks
-        self.references: list[tuple[str, str]] = []
-        self.cursor: dict[str, int] = {}   # where to search next for a repeated reference
-
-    def line_of(self, needle: str, pattern: re.Pattern | None = None) -> int:
-        """Line in the file of the next occurrence of `needle` (or regex) in the body."""
-        body, start = self.doc.body, self.cursor.get(needle, 0)
-        if pattern is not None:
-            m = pattern.search(body, start)
-            pos = m.start() if m else -1
-        else:
-            pos = body.find(needle, start)
-            if pos < 0:
-                pos = body.find(needle)
-        if pos < 0:
-            return self.doc.body_line
-        self.cursor[needle] = pos + 1
-        return self.doc.body_line + body.count("\n", 0, pos)
-
-    def error(self, line: int, message: str) -> None:
-        self.errors.append(BuildError(display_path(self.doc.path), line, message))
-
-
 class _RefProcessor(Treeprocessor):
     """Resolves scheme links/images through Hooks and copies relative images."""
 
@@ -126,6 +87,7 @@ class _RefProcessor(Treeprocessor):
                 state.error(line, str(e))
                 return
             state.references.append((scheme, target))
+            state.deps.append(("link", scheme, target, is_image, text, line, ref.title, _result_sig(result)))
             if isinstance(result, Markup):
                 _replace_with_text(el, parents, self.md.htmlStash.store(str(result)))
             elif isinstance(result, etree.Element):
@@ -133,47 +95,11 @@ class _RefProcessor(Treeprocessor):
             else:
                 el.set(attr, str(result))
         elif not _EXTERNAL.match(value):
-            self._local_file(el, attr, value, is_image, state)
-
-    def _local_file(self, el, attr, value, is_image, state: _State):
-        """A relative path: a .md file becomes that page's URL (GitHub-preview friendly);
-        any other file is copied into the site once. Missing or outside content/ = error."""
-        line = state.line_of(f"({value}") if f"({value}" in state.doc.body else state.line_of(value)
-        what = "image" if is_image else "link"
-        content = state.ctx.site.config.content_dir.resolve()
-        raw, _, anchor = htmllib.unescape(value).partition("#")
-        path = unquote(raw.split("?")[0])
-        src = (state.doc.path.parent / path).resolve()   # resolve(): symlinks may not escape either
-        if not src.is_relative_to(content):
-            state.error(line, f"{what} {value!r} points outside the content folder")
-            return
-        if not src.is_file():
-            state.error(line, f"{what} {value!r} not found (looked for {display_path(src)})")
-            return
-        if not is_image and src.suffix == ".md":
-            doc = state.ctx.site.by_path(src)
-            if doc is None:
-                state.error(line, f"link {value!r} is to a draft or a file that is not a page")
-                return
-            el.set(attr, state.ctx.urls.doc(doc) + (f"#{anchor}" if anchor else ""))
-            return
-        rel = src.relative_to(content).as_posix()
-        el.set(attr, state.ctx.copy_asset(src, state.ctx.urls.path_of("asset", rel)) + (f"#{anchor}" if anchor else ""))
-        if is_image:
-            el.set("loading", "lazy")
-            size = _image_size(src)
-            if size:
-                el.set("width", str(size[0]))
-                el.set("height", str(size[1]))
-
-
-def _image_size(path: Path):
-    try:
-        from PIL import Image  # header read only
-        with Image.open(path) as im:
-            return im.size
-    except Exception:
-        return None
+            line = state.line_of(f"({value}") if f"({value}" in state.doc.body else state.line_of(value)
+            n_errors = len(state.errors)
+            _local_file(el, attr, value, is_image, state, line)
+            if len(state.errors) == n_errors:
+                state.deps.append(("local", el.tag, attr, value, is_image, line, sorted(el.attrib.items())))
 
 
 def _replace(el, parents, new):
@@ -237,28 +163,12 @@ class MarkdownRenderer:
         def fmt(source, language, class_name, options, md, **kwargs):
             state = self.state
             line = state.line_of(f"fence:{lang}", pattern)
-            try:
-                loader = yaml.SafeLoader(source)
-                try:
-                    node = loader.get_single_node()
-                    data = loader.construct_document(node) if node is not None else None
-                finally:
-                    loader.dispose()
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                state.error(line + 1 + (mark.line if mark else 0), f"{lang} block is not valid YAML: {getattr(e, 'problem', e)}")
+            opts = dict(options or {})
+            out = run_fence(self.hooks, state, lang, source, opts, line)
+            if out is None:
                 return ""
-            from .content import _line_map
-            lines: dict = {}
-            _line_map(node, (), lines, line + 1)
-            ref = FenceRef(lang, source, data, lines, state.doc, line, state.ctx, dict(options or {}))
-            try:
-                out = str(self.hooks.fences[lang](ref))
-                state.references.append((lang, source))
-                return out
-            except RefError as e:
-                state.error(line, str(e))
-                return ""
+            state.deps.append(("fence", lang, source, sorted(opts.items()), line, out))
+            return out
         return fmt
 
     def render(self, doc) -> Rendered:
@@ -274,7 +184,7 @@ class MarkdownRenderer:
         summary_html, summary_text = _summary(doc, body)
         state, self.state = self.state, None
         return Rendered(body, toc if '<li' in toc else "", summary_html, summary_text, state.errors,
-                        state.ctx.assets, state.references)
+                        state.ctx.assets, state.references, state.deps)
 
 
 _FIRST_P = re.compile(r"<p>(.*?)</p>", re.S)

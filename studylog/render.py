@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
-
-import jinja2
-from markupsafe import Markup
-from pygments.formatters import HtmlFormatter
 
 from .collect import Page, Site, week_title
 from .errors import BuildError, display_path
@@ -20,11 +17,48 @@ def template_dirs(site: Site) -> list[Path]:
     return [own, DEFAULT_TEMPLATES] if own.is_dir() else [DEFAULT_TEMPLATES]
 
 
-def environment(site: Site) -> jinja2.Environment:
+_COMPILED: dict[str, bytes] = {}   # Jinja bytecode by bucket key, for builds in one process
+
+
+def _bytecode_cache(directory: Path | None):
+    """Compiled templates kept between builds (in memory, and on disk in the build cache):
+    compiling the theme costs more than rendering a few pages. Jinja checks each entry
+    against the template's source, so an edited template is compiled again."""
+    import jinja2
+
+    class Cache(jinja2.BytecodeCache):
+        def load_bytecode(self, bucket):
+            data = _COMPILED.get(bucket.key + bucket.checksum)
+            if data is None and directory is not None:
+                try:
+                    data = (directory / f"{bucket.key}.{bucket.checksum}.cache").read_bytes()
+                except OSError:
+                    return
+            if data is not None:
+                bucket.bytecode_from_string(data)
+
+        def dump_bytecode(self, bucket):
+            data = bucket.bytecode_to_string()
+            _COMPILED[bucket.key + bucket.checksum] = data
+            if directory is not None:
+                try:
+                    directory.mkdir(parents=True, exist_ok=True)
+                    tmp = directory / f".{bucket.key}.{os.getpid()}.tmp"
+                    tmp.write_bytes(data)
+                    os.replace(tmp, directory / f"{bucket.key}.{bucket.checksum}.cache")
+                except OSError:
+                    pass
+    return Cache()
+
+
+def environment(site: Site, cache_dir: Path | None = None):
+    import jinja2   # here, not at import: a rebuild with nothing to render never loads it
+    from markupsafe import Markup
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in template_dirs(site)]),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined, auto_reload=False)
+        undefined=jinja2.StrictUndefined, auto_reload=False,
+        bytecode_cache=_bytecode_cache(cache_dir))
     u = site.urls
     env.globals.update(site=site, config=site.config, urls=u, url=u.url, doc_url=u.doc,
                        static=u.static, nav=lambda: nav_items(site), week_title=week_title)
@@ -63,7 +97,7 @@ def nav_items(site: Site) -> list[tuple[str, str, str]]:
     return out
 
 
-def render_page(env: jinja2.Environment, page: Page) -> str:
+def render_page(env, page: Page) -> str:
     tpl = env.get_template(page.template)
     return tpl.render(page=page, doc=page.doc, title=page.title, **page.context)
 
@@ -71,6 +105,7 @@ def render_page(env: jinja2.Environment, page: Page) -> str:
 def template_error(e: Exception, page: Page) -> BuildError:
     """A broken (override) template -> `template:line: message`, not a traceback."""
     import traceback
+    import jinja2
     where, line = page.template, 1
     if isinstance(e, jinja2.TemplateSyntaxError):
         where, line = e.filename or e.name or where, e.lineno or 1
@@ -83,6 +118,7 @@ def template_error(e: Exception, page: Page) -> BuildError:
 
 def pygments_css() -> str:
     """Light theme, and a dark one under prefers-color-scheme."""
+    from pygments.formatters import HtmlFormatter
     light = HtmlFormatter(style="friendly").get_style_defs(".highlight")
     dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
     return ("/* generated from Pygments: light 'friendly', dark 'monokai' */\n" + light +

@@ -22,6 +22,9 @@ class Urls:
         # Feeds need absolute URLs; a path-only base_url gets a placeholder host.
         self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "http://localhost"
 
+    def __repr__(self) -> str:   # deterministic: incremental builds fingerprint what pages hold
+        return f"Urls(prefix={self.prefix!r}, origin={self.origin!r})"
+
     # --- output paths (relative, unencoded); the single source of the URL scheme ---
     def path_of(self, kind: str, key: str = "", **kw) -> str:
         """Output path (directory ending in '/' or a file) for a page kind."""

@@ -52,41 +52,102 @@ class SiteWriter:
     inherit the temp dir's path and write disjoint files.
     """
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, spare: Path | None = None):
+        """`spare`: a previous version of the site, not live, to bring up to date in place
+        (only changed files are written; each by a rename, so an inode it may share with
+        the live site by a hard link is never modified). After commit() it holds the
+        site that was live. Without it the new site is built in a fresh temp dir."""
         problem = unsafe_output(out)
         if problem:
             raise ValueError(problem)
         self.out = Path(out).absolute()
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.new-", dir=self.out.parent))
+        self.spare = Path(spare).absolute() if spare is not None else None
+        self.in_place = self.spare is not None and self.spare.is_dir() and not self.spare.is_symlink()
+        if self.in_place:
+            self.tmp = self.spare
+        else:
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.new-", dir=self.out.parent))
         self._dirs: set[Path] = {self.tmp}
         self.count = 0
 
-    def put(self, rel: str, data: bytes) -> None:
+    def _dest(self, rel: str) -> tuple[Path, Path]:
+        """-> (final path, path to write first): in place, a temp name renamed over the file."""
         dest = _inside(self.tmp, rel)
         if dest.parent not in self._dirs:
+            if dest.parent.exists() and not dest.parent.is_dir():
+                dest.parent.unlink()       # a file where a folder must be (an older site)
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(dest.parent)
-        dest.write_bytes(data)
+        if self.in_place:
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)        # a folder where a file must be
+            return dest, dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        return dest, dest
+
+    def put(self, rel: str, data: bytes) -> None:
+        dest, first = self._dest(rel)
+        first.write_bytes(data)
+        if first != dest:
+            os.replace(first, dest)
+        self.count += 1
+
+    def prune(self, keep) -> None:
+        """Make a spare hold no file outside `keep` (output paths) and no empty folder."""
+        keep = set(keep)
+        want_dirs = {""}
+        for r in keep:
+            parts = r.split("/")
+            for i in range(1, len(parts)):
+                want_dirs.add("/".join(parts[:i]))
+        stack = [("", str(self.tmp))]
+        extra_dirs = []
+        while stack:
+            rel, path = stack.pop()
+            with os.scandir(path) as it:
+                for e in it:
+                    r = f"{rel}/{e.name}" if rel else e.name
+                    if e.is_dir(follow_symlinks=False):
+                        if r in want_dirs:
+                            stack.append((r, e.path))
+                        else:
+                            extra_dirs.append(e.path)
+                    elif r not in keep:
+                        os.unlink(e.path)
+        for d in extra_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def link(self, rel: str, src: Path) -> None:
+        """Reuse an unchanged file of the previous output: a hard link (a copy where links fail).
+        The old tree is never written to, so it stays exactly as it was until the swap."""
+        dest, first = self._dest(rel)
+        try:
+            os.link(src, first)
+        except OSError:
+            shutil.copy2(src, first)
+        if first != dest:
+            os.replace(first, dest)
         self.count += 1
 
     def copy(self, rel: str, src: Path) -> None:
-        dest = _inside(self.tmp, rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        dest, first = self._dest(rel)
+        shutil.copyfile(src, first)
+        if first != dest:
+            os.replace(first, dest)
         self.count += 1
 
     def commit(self) -> None:
         os.chmod(self.tmp, 0o755)  # mkdtemp makes it 0700; a web server needs to read it
-        _swap(self.tmp, self.out)
+        _swap(self.tmp, self.out, keep=self.spare)
         self.tmp = None
 
     def __enter__(self) -> "SiteWriter":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.tmp is not None:
+        if self.tmp is not None and not self.in_place:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        # a half-updated spare stays: it is not live, and the next build checks each file
 
 
 def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> None:
@@ -107,14 +168,31 @@ def _inside(root: Path, rel: str) -> Path:
     return root / rel
 
 
-def _swap(new: Path, out: Path) -> None:
+def _swap(new: Path, out: Path, keep: Path | None = None) -> None:
+    """Make `new` the output. The old output is deleted, or with `keep` ends up there (the
+    spare the next incremental build updates in place, instead of deleting it now)."""
     if out.exists() or out.is_symlink():
         if _exchange(new, out):
-            shutil.rmtree(new, ignore_errors=True)   # `new` now holds the old site
+            if keep is None:
+                shutil.rmtree(new, ignore_errors=True)   # `new` now holds the old site
+            elif new != keep:
+                _replace_dir(new, keep)
             return
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.rename(out, old / "site")
         os.rename(new, out)
+        if keep is not None:
+            _replace_dir(old / "site", keep)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(new, out)
+
+
+def _replace_dir(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        shutil.rmtree(dest, ignore_errors=True)
+    try:
+        os.rename(src, dest)
+    except OSError:
+        shutil.rmtree(src, ignore_errors=True)

@@ -1,0 +1,184 @@
+"""References inside Markdown: resolving them, and re-checking a cached rendering's.
+
+Light on purpose (no Markdown, Pygments or Jinja import): an incremental build re-resolves
+every cached document's references (`recheck`) and renders only the ones that changed.
+"""
+from __future__ import annotations
+
+import html as htmllib
+import re
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from markupsafe import Markup
+
+from .errors import BuildError, RefError, display_path
+from .hooks import FenceRef, Hooks, LinkRef, RenderContext
+
+
+@dataclass
+class Rendered:
+    html: str
+    toc: str
+    summary_html: str
+    summary_text: str
+    errors: list[BuildError] = field(default_factory=list)
+    assets: dict[str, Path] = field(default_factory=dict)
+    references: list[tuple[str, str]] = field(default_factory=list)
+    # what each reference resolved to, so a cached rendering can be re-checked without
+    # re-rendering (studylog.manifest): [(kind, inputs..., result)]
+    deps: list[tuple] = field(default_factory=list)
+
+
+class _State:
+    """Per-document state shared by the tree processor and fence formatters."""
+
+    def __init__(self, doc, ctx: RenderContext):
+        self.doc, self.ctx = doc, ctx
+        self.errors: list[BuildError] = []
+        # every resolved reference as (scheme, target) or (fence lang, YAML source): backlinks
+        self.references: list[tuple[str, str]] = []
+        self.cursor: dict[str, int] = {}   # where to search next for a repeated reference
+        self.deps: list[tuple] = []
+
+    def line_of(self, needle: str, pattern: re.Pattern | None = None) -> int:
+        """Line in the file of the next occurrence of `needle` (or regex) in the body."""
+        body, start = self.doc.body, self.cursor.get(needle, 0)
+        if pattern is not None:
+            m = pattern.search(body, start)
+            pos = m.start() if m else -1
+        else:
+            pos = body.find(needle, start)
+            if pos < 0:
+                pos = body.find(needle)
+        if pos < 0:
+            return self.doc.body_line
+        self.cursor[needle] = pos + 1
+        return self.doc.body_line + body.count("\n", 0, pos)
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(BuildError(display_path(self.doc.path), line, message))
+
+
+def _local_file(el, attr, value, is_image, state: _State, line: int):
+    """A relative path: a .md file becomes that page's URL (GitHub-preview friendly);
+    any other file is copied into the site once. Missing or outside content/ = error."""
+    what = "image" if is_image else "link"
+    content = state.ctx.site.config.content_dir.resolve()
+    raw, _, anchor = htmllib.unescape(value).partition("#")
+    path = unquote(raw.split("?")[0])
+    src = (state.doc.path.parent / path).resolve()   # resolve(): symlinks may not escape either
+    if not src.is_relative_to(content):
+        state.error(line, f"{what} {value!r} points outside the content folder")
+        return
+    if not src.is_file():
+        state.error(line, f"{what} {value!r} not found (looked for {display_path(src)})")
+        return
+    if not is_image and src.suffix == ".md":
+        doc = state.ctx.site.by_path(src)
+        if doc is None:
+            state.error(line, f"link {value!r} is to a draft or a file that is not a page")
+            return
+        el.set(attr, state.ctx.urls.doc(doc) + (f"#{anchor}" if anchor else ""))
+        return
+    rel = src.relative_to(content).as_posix()
+    el.set(attr, state.ctx.copy_asset(src, state.ctx.urls.path_of("asset", rel)) + (f"#{anchor}" if anchor else ""))
+    if is_image:
+        el.set("loading", "lazy")
+        size = _image_size(src)
+        if size:
+            el.set("width", str(size[0]))
+            el.set("height", str(size[1]))
+
+
+IMAGE_SIZES: dict = {}   # (path, size, mtime_ns) -> (w, h) | None; the build keeps it between runs
+
+
+def _image_size(path: Path):
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in IMAGE_SIZES:
+        from .manifest import note_read
+        note_read(path, st)        # not opened, but what it holds decided the page
+        return IMAGE_SIZES[key]
+    try:
+        from PIL import Image  # header read only
+        with Image.open(path) as im:
+            size = tuple(im.size)
+    except Exception:
+        size = None
+    IMAGE_SIZES[key] = size
+    return size
+
+
+def _result_sig(result) -> tuple[str, str]:
+    """A link handler's result as comparable data."""
+    if isinstance(result, Markup):
+        return ("markup", str(result))
+    if isinstance(result, etree.Element):
+        return ("element", etree.tostring(result, encoding="unicode"))
+    return ("url", str(result))
+
+
+def run_fence(hooks: Hooks, state: _State, lang: str, source: str, options: dict, line: int) -> str | None:
+    """Parse a handled fence's YAML body and call its handler; None (and an error) on failure."""
+    import yaml
+    try:
+        loader = yaml.SafeLoader(source)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        state.error(line + 1 + (mark.line if mark else 0), f"{lang} block is not valid YAML: {getattr(e, 'problem', e)}")
+        return None
+    from .content import _line_map
+    lines: dict = {}
+    _line_map(node, (), lines, line + 1)
+    ref = FenceRef(lang, source, data, lines, state.doc, line, state.ctx, options)
+    try:
+        out = str(hooks.fences[lang](ref))
+    except RefError as e:
+        state.error(line, str(e))
+        return None
+    state.references.append((lang, source))
+    return out
+
+
+def recheck(doc, deps: list[tuple], hooks: Hooks, ctx: RenderContext):
+    """Re-resolve a cached rendering's references against the current site.
+
+    Returns (references, assets) when every reference resolves exactly as it did when the
+    HTML was made (so that HTML is still right), else None (render again)."""
+    state = _State(doc, RenderContext(ctx.site, ctx.urls, {}))
+    for dep in deps:
+        kind = dep[0]
+        try:
+            if kind == "link":
+                _, scheme, target, is_image, text, line, title, sig = dep
+                handler = hooks.links.get(scheme)
+                if handler is None:
+                    return None
+                result = handler(LinkRef(scheme, target, is_image, text, doc, line, state.ctx, title))
+                if _result_sig(result) != sig:
+                    return None
+                state.references.append((scheme, target))
+            elif kind == "local":
+                _, tag, attr, value, is_image, line, attrs = dep
+                el = etree.Element(tag, {attr: value})
+                _local_file(el, attr, value, is_image, state, line)
+                if state.errors or sorted(el.attrib.items()) != attrs:
+                    return None
+            elif kind == "fence":
+                _, lang, source, options, line, out = dep
+                if lang not in hooks.fences or run_fence(hooks, state, lang, source, dict(options), line) != out:
+                    return None
+            else:
+                return None
+        except RefError:
+            return None
+    return state.references, state.ctx.assets
