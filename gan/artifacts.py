@@ -102,15 +102,37 @@ def write_animation(path: Path, frames: list[Path]) -> None:
         im.close()
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE) (Linux >= 3.15); False when
+    the OS or file system cannot."""
+    import ctypes
+    import ctypes.util
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0   # AT_FDCWD, RENAME_EXCHANGE
+
+
 def publish(tmp: Path, final: Path) -> None:
-    """Swap a complete result folder into place: old result moved aside, new renamed in."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Swap a complete result folder into place. Readers (and a build killed at any moment) see
+    the old result or the new one: one atomic exchange where the OS has it; else old moved
+    aside, new renamed in, and the old put back if that fails."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)       # `tmp` now holds the old result
+        return
+    old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+    os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        os.replace(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_result(final: Path, *, run: dict, records, sample_dir: Path, summaries: dict,

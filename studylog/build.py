@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import accumulate, manifest, render, search
+from . import accumulate, guard, manifest, render, search
 from .collect import Site
 from .errors import BuildError, ContentError, display_path
 from .hooks import Hooks, RenderContext
@@ -94,6 +94,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
     from . import exp_refs, refs
     from .collect import check_paths, collect
     from .config import load_config
+    from .linkcheck import check_links
     errors: list[BuildError] = []
     config = load_config(Path(opts.content), opts.base_url)
     cache = BuildCache(Path(opts.out), fresh=opts.clean)
@@ -124,10 +125,14 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
     copies.update(ctx.assets)
     copies.update(site.assets)
     lap("markdown")
+    errors.extend(guard.check_rendered(site.documents))   # &#0; and kin, passed through by Markdown
     if errors:
         raise ContentError(sorted(set(errors)))
 
-    outputs = plan_outputs(site, cache, copies)
+    outputs = plan_outputs(site, cache, copies)     # adds the static files to `copies`
+    leaks = guard.check_copies(copies, config.content_dir)   # symlinks out of the content folder
+    if leaks:
+        raise ContentError(leaks)
     same = cache.unchanged(outputs)
     lap("plan")
     views = site.extra.get("experiment_views")
@@ -191,6 +196,8 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 search_sigs = cache.record_search(None if warning else skey, writer.tmp, search.BUNDLE)
                 quick = quick and not warning
             lap("search")
+        check_links(site, writer.tmp, out)   # nothing broken is published
+        lap("linkcheck")
         cache.record_outputs(writer.tmp, outputs)
         cache.will_swap()
         cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
@@ -200,6 +207,10 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
         writer.commit()
     return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same),
                        summary=summary)
+
+
+def results_root(site: Site, opts: BuildOptions) -> Path:
+    return Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
 
 
 def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -> dict[str, ExperimentView]:

@@ -104,7 +104,7 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
                          f'text-anchor="middle">{_fmt(t)}</text>')
     for r in refs:
         if math.isfinite(r.value):
-            parts.append(f'<line class="ref {escape(r.css)}" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
+            parts.append(f'<line class="ref {escape(r.css)}" vector-effect="non-scaling-stroke" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
                          f'y1="{y(r.value):.1f}" y2="{y(r.value):.1f}"><title>{escape(r.label)}: '
                          f'{_fmt(round(r.value, 4))}</title></line>')
     for s in series:
@@ -112,7 +112,7 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
         if not pts:
             continue
         d = " ".join(f"{x(st):.1f},{y(v):.1f}" for st, v in pts)
-        parts.append(f'<polyline class="line {escape(s.css)}" points="{d}">'
+        parts.append(f'<polyline class="line {escape(s.css)}" vector-effect="non-scaling-stroke" points="{d}">'
                      f'<title>{escape(s.label)}</title></polyline>')
         if markers:
             parts.extend(f'<circle class="dot {escape(s.css)}" cx="{x(st):.1f}" cy="{y(v):.1f}" r="3">'

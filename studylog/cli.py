@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -57,16 +58,25 @@ def main(argv: list[str] | None = None, setup=()) -> int:
                         drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
                         results=args.results, smoke=args.smoke, frozen=args.frozen,
                         search=not args.no_search, clean=args.clean, skip_if_unchanged=True)
+    from .lock import build_locks, sweep_leftovers
+    results = args.results or args.content.resolve().parent / "results"
     try:
-        result = build(opts, setup)
+        results = results if (args.content / "experiments").is_dir() else None
+        with build_locks(args.out, results):
+            sweep_leftovers(args.out, results)
+            result = build(opts, setup)
     except ContentError as e:
         for err in e.errors:
             print(err, file=sys.stderr)
         print(f"build failed: {len(e.errors)} error(s); {args.out} left unchanged", file=sys.stderr)
         return EXIT_CONTENT
     except OSError as e:
-        print(f"build.py: error: cannot write the site: {e}", file=sys.stderr)
+        print(f"build.py: error: {os_error_message(e, args.out)}; {args.out} left unchanged", file=sys.stderr)
         return EXIT_CONTENT
+    except KeyboardInterrupt:
+        print(f"build.py: interrupted; {args.out} left unchanged (training resumes from its checkpoint)",
+              file=sys.stderr)
+        return 130
     if not args.quiet:
         s = result.summary
         if s.get("experiments_table"):
@@ -75,3 +85,14 @@ def main(argv: list[str] | None = None, setup=()) -> int:
         print(f"built {args.out}: {s['posts']} posts, {s['pages']} pages, {s['experiments']} experiments, "
               f"{result.files} files ({done}) in {result.seconds:.2f}s")
     return EXIT_OK
+
+
+def os_error_message(e: OSError, out: Path) -> str:
+    """'No space left on device: _site/posts/x/index.html' (the temp tree named as the output)."""
+    import re
+    what = e.strerror or str(e)
+    if e.filename is None:
+        return f"cannot write the site: {what}"
+    names = [re.sub(r"(^|/)\.([^/]+)\.new-[^/]+", r"\1\2", os.fsdecode(n))   # .NAME.new-xyz/ -> NAME/
+             for n in (e.filename, e.filename2) if n is not None]
+    return f"{what}: " + " -> ".join(names)

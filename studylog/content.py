@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import guard
 from .errors import BuildError, display_path
 from .slugs import slugify
 
@@ -166,6 +167,10 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
 
     rel = path.relative_to(content_dir).as_posix()
     kind = KINDS.get(rel.split("/", 1)[0], "page")
+    outside = guard.outside_link(path, content_dir)
+    if outside:
+        err(1, outside)
+        return None
     try:
         text = read_text(path)
     except UnicodeDecodeError as e:
@@ -173,6 +178,11 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
         return None
     except OSError as e:
         err(1, f"cannot read: {e.strerror}")
+        return None
+    bad = guard.bad_chars(text)
+    for line, msg in bad:
+        err(line, msg)
+    if bad:
         return None
     if not text.strip():
         err(1, "empty file: expected front matter with a title")
@@ -209,6 +219,9 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
         return None
     _line_map(node, (), lines, 2)
     ok = True
+    for line, msg in guard.bad_values(meta, lines):
+        err(line, msg)
+        ok = False
 
     title = meta.get("title")
     if title is None or (isinstance(title, str) and not title.strip()):

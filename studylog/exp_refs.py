@@ -73,8 +73,10 @@ def link_handler(views: dict[str, ExperimentView]):
         if m["part"] is not None and m["part"] not in PARTS:
             raise RefError(f"unknown part {m['part']!r} in {where}; parts: {', '.join(PARTS)}")
         step = _step(v, m["step"], where) if m["step"] is not None else None
+        # the id on the page is the shown snapshot's step (a smoke run maps declared steps to its own)
+        shown_step = v.snap(step).step if step is not None else None
         if not ref.is_image:
-            anchor = f"#step-{step}" if step is not None else (f"#{m['part']}" if m["part"] else "")
+            anchor = f"#step-{shown_step}" if step is not None else (f"#{m['part']}" if m["part"] else "")
             return v.page_href + (anchor or (f"#{m['anchor']}" if m["anchor"] else ""))
         alt = ref.text or (f"{v.name} step {step}" if step is not None else v.name)
         if m["part"]:
@@ -88,7 +90,7 @@ def link_handler(views: dict[str, ExperimentView]):
                 raise RefError(f"{where}: {v.name} has no sample grids yet (status {v.status})")
             el = _img(snap.img, alt, cls="grid")
         el.set("title", f"{v.name}" + (f" · step {step}" if step is not None else ""))
-        a = etree.Element("a", {"href": v.page_href + (f"#step-{step}" if step is not None else ""), "class": "exp-figure"})
+        a = etree.Element("a", {"href": v.page_href + (f"#step-{shown_step}" if step is not None else ""), "class": "exp-figure"})
         a.append(el)
         cap = etree.SubElement(a, "span", {"class": "cap"})
         cap.text = f"{v.name} · step {step}" if step is not None else (

@@ -180,7 +180,11 @@ def _swap(new: Path, out: Path, keep: Path | None = None) -> None:
             return
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.rename(out, old / "site")
-        os.rename(new, out)
+        try:
+            os.rename(new, out)
+        except BaseException:
+            os.rename(old / "site", out)     # never leave the output missing
+            raise
         if keep is not None:
             _replace_dir(old / "site", keep)
         shutil.rmtree(old, ignore_errors=True)

@@ -75,6 +75,11 @@ def run_build(tmp_path, capsys):
 @pytest.fixture
 def sample_files():
     """A small but complete site: diary posts, a paper note with math, a series, a page, an image."""
+    return sample_site_files()
+
+
+def sample_site_files():
+    """The files of `sample_files`, for module-scoped fixtures."""
     from PIL import Image
     import io
     buf = io.BytesIO()

@@ -151,8 +151,9 @@ def test_failed_build_leaves_previous_output_untouched(make_content, run_build, 
     assert code == 1 and "broken.md:" in err
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
-    # no temp folder left behind (the incremental-build cache is not one)
-    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".") and p.name != ".studylog-cache"]
+    # no temp folder left behind (the incremental-build cache and the build lock are not ones)
+    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")
+                 and p.name != ".studylog-cache"]
     assert leftovers == []
 
 
