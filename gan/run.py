@@ -54,10 +54,12 @@ def run_experiment(name: str, config: ExperimentConfig, results_root, *, quiet: 
     _drop_stale_work_dirs(results_root, name, keep=work)
     raw, _ = data.load_raw(run_cfg, base_dir=config.source_dir)
 
-    import keras
     import numpy
-    import tensorflow as tf
-    from gan import models, train  # TensorFlow from here on
+    from gan import native_stderr_held
+    with native_stderr_held():
+        import keras
+        import tensorflow as tf
+        from gan import models, train  # TensorFlow from here on
 
     sample_dir = work / "samples"
     scorer = None

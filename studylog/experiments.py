@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,8 +133,6 @@ def run_plans(plans: list[Plan], results_root: Path, *, smoke: bool, quiet: bool
     todo = [p for p in plans if p.must_run]
     if not todo:
         return []
-    # TensorFlow's C++ start-up chatter (oneDNN notices, absl warnings) would bury the progress bars.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan.data import DataError
     from gan.run import run_experiment  # the only path from the site to TensorFlow
 

@@ -108,3 +108,22 @@ def test_smoke_run_is_marked(tmp_path):
     cfg = parse_experiment({"digits": [0], "steps": 500})
     r = json.loads((run.run_experiment("s", cfg, tmp_path, quiet=True, smoke=True) / "run.json").read_text())
     assert r["status"] == "smoke" and r["steps_done"] == 4 and r["config"]["steps"] == 500
+
+
+def test_tensorflow_import_notices_are_held_and_failures_replayed():
+    """TF 2.21 writes absl/oneDNN notices to fd 2 at import whatever TF_CPP_MIN_LOG_LEVEL says;
+    the build holds them back (they buried the progress bars) but replays them if the block fails."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    quiet = subprocess.run([sys.executable, "-c", "from gan import native_stderr_held\n"
+                            "with native_stderr_held():\n import keras, tensorflow"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", "import os\nfrom gan import native_stderr_held\n"
+                           "with native_stderr_held():\n os.write(2, b'native why\\n')\n raise ImportError('boom')"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert loud.returncode == 1 and loud.stderr.startswith("native why\n") and "ImportError: boom" in loud.stderr
+    unheld = subprocess.run([sys.executable, "-c", "import tensorflow"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert "absl::InitializeLog" in unheld.stderr   # the notice this guards against still exists
