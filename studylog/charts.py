@@ -39,6 +39,23 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks for a log axis over [lo, hi] (lo > 0): 1, 2, 5 x 10^k over a span of up to two
+    decades, powers of ten only beyond."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi <= lo:
+        return []
+    k0, k1 = math.floor(math.log10(lo) + 1e-9), math.ceil(math.log10(hi) - 1e-9)
+    mults = (1, 2, 5) if k1 - k0 <= 2 else (1,)
+    ticks = [float(f"{m}e{k}") for k in range(k0, k1 + 1) for m in mults]
+    return [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+
+
+def log_range(values: list[float]) -> tuple[float, float]:
+    """Whole decades holding every positive finite value (for a log axis)."""
+    pos = [v for v in values if math.isfinite(v) and v > 0] or [1.0]
+    return 10.0 ** math.floor(math.log10(min(pos))), 10.0 ** math.ceil(math.log10(max(pos)) + 1e-12)
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}" if abs(v) < 1e5 else f"{v:.1e}"
 
@@ -66,27 +83,33 @@ class Reference:
 
 def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: str,
                y_range: tuple[float, float] | None = None, refs: list[Reference] = (),
-               markers: bool = False, kind: str = "") -> str:
+               markers: bool = False, kind: str = "", log_y: bool = False) -> str:
     """An accessible SVG chart; x runs 0..max_step like the slider.
     refs: horizontal reference lines; markers: a dot at every point (sparse series);
-    kind: an extra class on the svg (e.g. "quality")."""
+    kind: an extra class on the svg (e.g. "quality"); log_y: a logarithmic y axis over
+    y_range (or the whole decades holding the data), for values spanning orders of magnitude."""
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     finite = [v for s in series for v in s.values if math.isfinite(v)]
     finite += [r.value for r in refs if math.isfinite(r.value)]
-    lo, hi = y_range if y_range else ((min(finite), max(finite)) if finite else (0.0, 1.0))
-    if hi <= lo:
-        hi = lo + 1.0
-    yticks = nice_ticks(lo, hi)
-    if not y_range and yticks:
-        lo, hi = min(lo, yticks[0]), max(hi, yticks[-1])
+    if log_y:
+        lo, hi = y_range if y_range else log_range(finite)
+        yticks = log_ticks(lo, hi)
+    else:
+        lo, hi = y_range if y_range else ((min(finite), max(finite)) if finite else (0.0, 1.0))
+        if hi <= lo:
+            hi = lo + 1.0
+        yticks = nice_ticks(lo, hi)
+        if not y_range and yticks:
+            lo, hi = min(lo, yticks[0]), max(hi, yticks[-1])
+    scale = math.log10 if log_y else (lambda v: v)
     span = max(max_step, 1)
 
     def x(step: float) -> float:
         return PAD_LEFT + plot_w * step / span
 
     def y(v: float) -> float:
-        return PAD_TOP + plot_h * (1 - (min(max(v, lo), hi) - lo) / (hi - lo))
+        return PAD_TOP + plot_h * (1 - (scale(min(max(v, lo), hi)) - scale(lo)) / (scale(hi) - scale(lo)))
 
     cls = f"chart {escape(kind)}" if kind else "chart"
     parts = [f'<svg class="{cls}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

@@ -219,12 +219,11 @@ class ExperimentView:
         steps = [int(r["step"]) for r in self.quality]
         dist = [_num(r.get("distance")) for r in self.quality]
         floor = self.floor
-        # Early snapshots (noise) sit far above the rest: scale to the later half, clip the top.
-        late = [v for v in dist[len(dist) // 2:] if math.isfinite(v)]
-        top = max([v * 1.5 for v in late] + ([floor * 4] if math.isfinite(floor) else []) + [1e-6])
+        # Early snapshots (noise) sit orders of magnitude above the floor: a log axis shows
+        # both ends, where a linear one would flatten the late snapshots or clip the early ones.
         return Markup(charts.line_chart(
             steps, [charts.Series("フレシェ距離", dist, "dist")], max_step=self.max_step,
-            y_range=(0.0, top), markers=True, kind="quality",
+            markers=True, kind="quality", log_y=True,
             refs=[charts.Reference("本物どうしの距離（下限の目安）", floor, "floor")],
             title=f"{self.name}: 分類器の特徴空間でのフレシェ距離と本物どうしの下限"))
 

@@ -3,10 +3,13 @@ the gallery, the build's closing summary table; read from run.json, no TensorFlo
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 from fake_results import write_fake_result
@@ -96,3 +99,23 @@ def test_summary_table_build_imports_no_tensorflow(make_content, tmp_path):
     assert "distance (floor)" in r.stdout and r.stdout.strip().endswith("noTF")
     run = json.loads((tmp_path / "results" / "ones" / "run.json").read_text())
     assert run["quality"]["final"]["digit_score"] == 1.0
+
+
+def test_distance_chart_is_logarithmic_and_clips_nothing():
+    """The bundled fast-ones run went 146 -> 30 -> 10 -> 6.4 against a floor of 3.48; a linear
+    axis scaled to the late snapshots drew 146 and 30 at the same height (both clipped)."""
+    import re
+    from studylog import charts
+    assert charts.log_ticks(1, 1000) == [1, 10, 100, 1000]
+    assert charts.log_ticks(1, 100) == [1, 2, 5, 10, 20, 50, 100]
+    assert charts.log_range([146.456, 6.4, 3.48]) == (1.0, 1000.0)
+    svg = charts.line_chart([100, 200, 300, 400], [charts.Series("d", [146.456, 30.39, 9.986, 6.405], "dist")],
+                            max_step=400, title="t", markers=True, log_y=True,
+                            refs=[charts.Reference("floor", 3.48, "floor")])
+    ys = [float(v) for v in re.findall(r'<circle[^>]*cy="([\d.]+)"', svg)]
+    assert ys == sorted(ys) and len(set(ys)) == 4          # strictly lower on the page at each step
+    top, bottom = charts.PAD_TOP, charts.HEIGHT - charts.PAD_BOTTOM
+    assert all(top < y < bottom for y in ys)                # nothing pinned to an edge
+    span = math.log10(1000) - math.log10(1)                  # equal ratios, equal distances
+    expect = [top + (bottom - top) * (1 - math.log10(v) / span) for v in (146.456, 30.39, 9.986, 6.405)]
+    assert ys == pytest.approx(expect, abs=0.06)
