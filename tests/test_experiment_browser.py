@@ -58,3 +58,21 @@ def test_slider_moves_with_keyboard(served_site):
         assert page.evaluate("document.querySelector('.slider-viewer img').complete && "
                              "document.querySelector('.slider-viewer img').naturalWidth") == 356
         browser.close()
+
+
+def test_step_links_open_the_slider_at_that_step(served_site):
+    """exp:NAME@STEP links land on #step-STEP; the slider (which hides the list holding that id)
+    opens there, and a later hash change moves it."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(served_site + "experiments/ones/#step-50")
+        assert page.locator(".slider-viewer output").inner_text() == "50"
+        assert page.locator("#step-range").input_value() == "50"
+        assert page.locator(".slider-viewer img").get_attribute("src").endswith("step-000050.png")
+        page.evaluate("location.hash = '#step-75'")
+        page.wait_for_function("document.querySelector('.slider-viewer output').textContent === '75'")
+        other = browser.new_page()
+        other.goto(served_site + "experiments/ones/#step-33")    # not a snapshot: the final step
+        assert other.locator(".slider-viewer output").inner_text() == "100"
+        browser.close()

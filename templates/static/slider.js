@@ -37,10 +37,21 @@
       });
       root.dataset.step = s.step;
     }
+    // A post's exp:NAME@STEP link lands on #step-STEP: open the slider at that step (the id
+    // belongs to the list item, hidden once the slider replaces the list).
+    function fromHash() {
+      var m = /^#step-(\d+)$/.exec(location.hash);
+      if (!m || !snaps.some(function (s) { return s.step === +m[1]; })) return false;
+      range.value = m[1];
+      show(+m[1]);
+      root.scrollIntoView();
+      return true;
+    }
     range.addEventListener("input", function () { show(+range.value); });
+    window.addEventListener("hashchange", fromHash);
     viewer.hidden = false;
     list.hidden = true;
-    show(+range.value);
+    if (!fromHash()) show(+range.value);
   }
   document.querySelectorAll(".step-slider").forEach(setup);
 })();
