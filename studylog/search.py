@@ -21,7 +21,10 @@ from .collect import Page, Site
 BUNDLE = "pagefind"          # folder inside the site
 # inside <main> but not the document's own text: heading permalinks ("#"), the previous/next
 # post titles, the series box, the table of contents
-EXCLUDE = ".anchor, .post-nav, .series, .page-toc, .footnote-backref, .acc-backrefs"
+# Navigation repeated on many pages, and on experiment pages what is data rather than prose
+# (status badges, model summary tables drawn with box characters, per-step logs).
+EXCLUDE = (".anchor, .post-nav, .series, .page-toc, .footnote-backref, .acc-backrefs, "
+           ".badge, .summary-table, details.log")
 
 
 def available() -> bool:

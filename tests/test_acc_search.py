@@ -158,3 +158,26 @@ def test_bad_settings_are_located_errors(make_content, run_build):
     assert code == 1
     assert "site.toml:6: search must be true or false" in err
     assert 'site.toml:7: lists must be a table of "section heading" = "url-name"' in err
+
+
+def test_experiment_pages_index_prose_not_data(http_root, browser):
+    """Model summaries (box-drawing tables), per-step logs and status badges are data: indexed,
+    they filled every excerpt with '━━━' and put '最新' into each experiment's title."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{http_root}/studylog/search/")
+        found = page.evaluate("""async () => {
+            const pf = await import('/studylog/pagefind/pagefind.js');
+            const out = [];
+            for (const q of ['識別器', 'generator', 'd_loss']) {
+                const r = await pf.search(q);
+                for (const x of r.results) out.push(await x.data());
+            }
+            return out.filter(d => d.url.includes('/experiments/')).map(d => [d.meta.title, d.content]);
+        }""")
+        assert found, "the experiment pages are indexed"
+        for title, content in found:
+            assert "━" not in content and "Total params" not in content, title
+            assert "最新" not in title and "モード崩壊" not in title, title
+    finally:
+        page.close()
