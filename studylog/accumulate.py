@@ -119,11 +119,11 @@ class AccList:
         return [e for e in self.entries if any(slugify(t) == key for t in e.tags)]
 
 
-def section_items(doc_html: str, section: str):
-    """Yield (heading id, li source, li node) for the list items of every section titled
-    `section` (any heading level; the section runs to the next heading of the same or a
-    higher level). Only the section's own lists count; nested lists stay in the notes."""
-    root = htmltree.parse(doc_html)
+def section_items(doc_html: str, section: str, root: htmltree.Node | None = None):
+    """Yield (heading id, li node) for the list items of every section titled `section` (any
+    heading level; the section runs to the next heading of the same or a higher level). Only
+    the section's own lists count; nested lists stay in the notes. `root`: the parsed html."""
+    root = root or htmltree.parse(doc_html)
     want = _norm(section)
     blocks = root.children
     i = 0
@@ -190,15 +190,36 @@ def split_entry(src: str, li: htmltree.Node) -> tuple[str, str, str | None, str]
 
 
 
+# (sha256 of a post's html, section) -> its raw entries [(anchor, n, title html, title text,
+# url, notes)]. Parsing every post's html is most of an incremental build's time on a large
+# site, and the result depends on nothing else: manifest.BuildCache keeps it between builds
+# (what this build used, in SECTIONS_USED) and drops it when studylog's code changes.
+SECTIONS: dict[tuple[str, str], list[tuple]] = {}
+SECTIONS_USED: dict[tuple[str, str], list[tuple]] = {}
+
+
+def raw_entries(doc_html: str, section: str, sections: tuple[str, ...]) -> list[tuple]:
+    """The raw entries of `section` in one post; on a miss every one of `sections` is read from
+    a single parse of the html."""
+    h = hashlib.sha256(doc_html.encode("utf-8", "surrogatepass")).hexdigest()
+    if (h, section) not in SECTIONS:
+        root = htmltree.parse(doc_html)
+        for s in dict.fromkeys((section, *sections)):
+            SECTIONS[(h, s)] = [(anchor, n, *split_entry(doc_html, li))
+                                for n, (anchor, li) in enumerate(section_items(doc_html, s, root))]
+    found = SECTIONS_USED[(h, section)] = SECTIONS[(h, section)]
+    return found
+
+
 def gather(site: Site, section: str) -> list[Entry]:
     """Every entry of `section` across the posts, merged by URL, newest first."""
     by_key: dict[str, Entry] = {}
     order: list[Entry] = []
+    sections = tuple(sec for sec, _ in site.config.lists)
     for doc in site.posts:                       # newest first
         if not doc.html:
             continue
-        for n, (anchor, li) in enumerate(section_items(doc.html, section)):
-            title_html, title_text, url, notes = split_entry(doc.html, li)
+        for anchor, n, title_html, title_text, url, notes in raw_entries(doc.html, section, sections):
             # quoted on another page: in-page links (footnotes, headings) point back into the
             # diary, and ids are dropped so they cannot clash
             here = site.urls.doc(doc)
@@ -351,6 +372,22 @@ class Accumulated:
         return [(acc, e) for acc in self.lists.values() for e in acc.with_tag(tag)]
 
 
+@dataclass(eq=False)
+class OwnSections:
+    """The accumulation as a plain diary page shows it: where its own sections are gathered.
+    Its fields are what that depends on (the document, the configured lists), so an incremental
+    build fingerprints the page by them instead of by every document of the site, and editing
+    one post does not remake every other post's page. Same interface as Accumulated there."""
+    doc: Document
+    lists: tuple
+
+    def lists_of(self, doc: Document) -> list[tuple[AccList, int]]:
+        return self.acc.lists_of(doc)
+
+    def paper_of(self, doc: Document) -> None:
+        return None
+
+
 def setup(site: Site, hooks) -> None:
     """Plan the list pages and the papers page; validate `paper:` front matter."""
     errors: list[BuildError] = []
@@ -366,6 +403,9 @@ def setup(site: Site, hooks) -> None:
         # note of where its sections go depends only on itself.
         if page.template == "tag.html" or (page.doc is not None and id(page.doc) in noted):
             page.context["acc"] = acc
+        elif page.doc is not None:
+            own = page.context["acc"] = OwnSections(page.doc, tuple(site.config.lists))
+            own.acc = acc          # not a field: not part of the fingerprint
     for section, slug in site.config.lists:
         site.pages_out.append(Page(u.path_of("list", slug), "accumulated.html", section,
                                    {"acc": acc, "slug": slug}))

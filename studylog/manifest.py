@@ -330,6 +330,10 @@ class BuildCache:
         FILES.new = {}
         from . import mdrefs
         mdrefs.IMAGE_SIZES.update(self.old.get("image_sizes", {}))
+        from . import accumulate
+        accumulate.SECTIONS.clear()
+        accumulate.SECTIONS.update(self.old.get("sections", {}))
+        accumulate.SECTIONS_USED.clear()
 
     def _load(self) -> None:
         try:
@@ -680,6 +684,9 @@ class BuildCache:
         self.new["files"] = FILES.new
         self.new["image_sizes"] = {k: v for k, v in mdrefs.IMAGE_SIZES.items()
                                    if k[0] in FILES.new or Path(k[0]).exists()}
+        from . import accumulate
+        # used this build (every post's, when a page asked for the accumulation), else as before
+        self.new["sections"] = dict(accumulate.SECTIONS_USED) or self.old.get("sections", {})
         self.dir.mkdir(parents=True, exist_ok=True)
         if set(self.md_new) != set(self.md_store()) - {"code"}:
             _atomic_pickle(self.dir / "markdown.pickle", {"code": self.code, **self.md_new})
