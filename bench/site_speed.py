@@ -13,6 +13,8 @@ command line (so start-up counts), the best of --repeat runs of:
     1 edit   after appending a line to one post
 
 and the peak RSS of the largest process of the clean build (os.wait4's ru_maxrss).
+studylog is measured twice: as built by default (with the Pagefind search index, which Pagefind
+remakes whole whenever a page changed) and with --no-search, like for like with the other two.
 
 The same corpus is laid out for the other tools when installed (both are bench-only, never
 requirements of studylog):
@@ -267,6 +269,15 @@ class Studylog(Tool):
         shutil.rmtree(self.root / ".studylog-cache", ignore_errors=True)
 
 
+class StudylogNoSearch(Studylog):
+    """The like-for-like row: Pelican and Hugo build no search index, studylog's default runs
+    Pagefind over the whole site whenever a page changed (Pagefind has no incremental mode)."""
+    name = "studylog --no-search"
+
+    def command(self):
+        return super().command() + ["--no-search"]
+
+
 class Pelican(Tool):
     name = "pelican"
     edit_file = "content/p{mid:05d}.md"
@@ -348,13 +359,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("sizes", type=int, nargs="*", default=[100, 1000, 5000])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--tools", default="studylog,pelican,hugo")
+    ap.add_argument("--tools", default="studylog,studylog-nosearch,pelican,hugo")
     ap.add_argument("--jobs", type=int, default=None, help="studylog --jobs (default: auto)")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpora")
     args = ap.parse_args()
     wanted = args.tools.split(",")
     print(f"machine: {os.cpu_count()} CPUs; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    kinds = {"studylog": (Studylog, lay_out_studylog), "pelican": (Pelican, lay_out_pelican),
+    kinds = {"studylog": (Studylog, lay_out_studylog), "studylog-nosearch": (StudylogNoSearch, lay_out_studylog),
+             "pelican": (Pelican, lay_out_pelican),
              "hugo": (Hugo, lay_out_hugo)}
     table = []
     tmp = Path(tempfile.mkdtemp(prefix="studylog-bench-"))
@@ -372,8 +384,8 @@ def main() -> int:
                     continue
                 lay_out(root, posts)
                 r = measure(tool, n, args.repeat)
-                table.append((n, name, r))
-                print(f"N={n:5d} {name:9s} clean {fmt(r['clean'])}  no-op {fmt(r['noop'])}  "
+                table.append((n, tool.name, r))
+                print(f"N={n:5d} {tool.name:20s} clean {fmt(r['clean'])}  no-op {fmt(r['noop'])}  "
                       f"1 edit {fmt(r['edit'])}  peak RSS {r['rss'] / 1024:6.0f} MiB  [{r['check']}]", flush=True)
                 if not args.keep:
                     shutil.rmtree(root, ignore_errors=True)
@@ -384,21 +396,22 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"best of {args.repeat}; wall seconds (CPU seconds, workers included); peak RSS = largest process\n")
-    print(f"| {'N':>5} | {'tool':9} | {'clean':>16} | {'no-op':>16} | {'1 edit':>16} | {'peak RSS':>9} |")
-    print(f"|{'-' * 7}|{'-' * 11}|{'-' * 18}|{'-' * 18}|{'-' * 18}|{'-' * 11}|")
+    print(f"| {'N':>5} | {'tool':20} | {'clean':>16} | {'no-op':>16} | {'1 edit':>16} | {'peak RSS':>9} |")
+    print(f"|{'-' * 7}|{'-' * 22}|{'-' * 18}|{'-' * 18}|{'-' * 18}|{'-' * 11}|")
     for n, name, r in table:
-        print(f"| {n:5d} | {name:9} | {fmt(r['clean']):>16} | {fmt(r['noop']):>16} | {fmt(r['edit']):>16} "
+        print(f"| {n:5d} | {name:20} | {fmt(r['clean']):>16} | {fmt(r['noop']):>16} | {fmt(r['edit']):>16} "
               f"| {r['rss'] / 1024:6.0f} MiB |")
     print()
     for n in args.sizes:
         rows = {name: r for m, name, r in table if m == n}
-        ours = rows.get("studylog")
-        if not ours:
-            continue
-        for other in ("pelican", "hugo"):
-            if other in rows:
-                ratios = "  ".join(f"{k} {ours[k][0] / rows[other][k][0]:.2f}x" for k in ("clean", "noop", "edit"))
-                print(f"N={n:5d} studylog / {other:8s} (wall; < 1 = studylog faster): {ratios}")
+        for mine in ("studylog", "studylog --no-search"):
+            ours = rows.get(mine)
+            if not ours:
+                continue
+            for other in ("pelican", "hugo"):
+                if other in rows:
+                    ratios = "  ".join(f"{k} {ours[k][0] / rows[other][k][0]:.2f}x" for k in ("clean", "noop", "edit"))
+                    print(f"N={n:5d} {mine} / {other} (wall; < 1 = studylog faster): {ratios}")
     return 0
 
 
