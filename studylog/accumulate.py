@@ -352,14 +352,25 @@ class Accumulated:
                     if e not in p.mentions:
                         p.mentions.append(e)
 
+    def warm(self) -> None:
+        """Compute what the pages read (before rendering forks workers that would each do it)."""
+        self._lists_by_doc
+
     def lists_of(self, doc: Document) -> list[tuple[AccList, int]]:
         """The lists this diary contributes to, with how many of its items each holds."""
-        out = []
-        for acc in self.lists.values():
-            n = sum(1 for e in acc.entries for m in e.mentions if m.doc is doc)
-            if n:
-                out.append((acc, n))
-        return out
+        return self._lists_by_doc.get(id(doc), [])
+
+    @cached_property
+    def _lists_by_doc(self) -> dict[int, list[tuple[AccList, int]]]:
+        # one pass for all posts: asked once per post page, a scan of every entry each time
+        # made the build quadratic in the number of posts
+        counts: dict[int, dict[str, int]] = {}
+        for slug, acc in self.lists.items():
+            for e in acc.entries:
+                for m in e.mentions:
+                    mine = counts.setdefault(id(m.doc), {})
+                    mine[slug] = mine.get(slug, 0) + 1
+        return {d: [(self.lists[slug], n) for slug, n in c.items()] for d, c in counts.items()}
 
     def paper_of(self, doc: Document) -> Paper | None:
         return next((p for p in self.papers if p.doc is doc), None)

@@ -290,6 +290,11 @@ def render_pages(site: Site, writer, jobs: int | None = None, indices: list[int]
     env = render.environment(site, template_cache)
     n_jobs = _jobs(jobs, len(indices))
     if n_jobs > 1:
+        # what pages compute lazily from the whole site (the accumulated lists), computed once
+        # here so that the workers inherit it instead of each computing it again
+        for v in list(site.extra.values()):
+            if callable(getattr(v, "warm", None)):
+                v.warm()
         n = n_jobs * 4
         chunks = [indices[i::n] for i in range(n)]
         errors = [e for part in _fork_map(_page_chunk, (pages, env, writer), chunks, n_jobs) for e in part]

@@ -38,6 +38,10 @@ class _Page:
     ids: set[str] = field(default_factory=set)
     text: str = ""
     path: str = ""       # where to read the text from when a cached page needs a line number
+    # from the last build, for a page carried over unchanged: where its links went when they
+    # were all good ([(target file, fragment)]), or None (check it link by link)
+    good_targets: list[tuple[str, str]] | None = None
+    unchanged: bool = False
 
     def line(self, offset: int) -> int:
         if not self.text and self.path:
@@ -144,36 +148,45 @@ def _save(cache: Path, entries: dict) -> None:
         pass                 # a cache only: the next build scans again
 
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
-def scan_tree(root: Path, cache: Path | None = None) -> dict[str, _Page]:
+def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = None) -> dict[str, _Page]:
     """Every page's links and ids. With `cache`, a page whose file is the same (inode, size,
-    mtime: an incremental build links unchanged pages into the new tree) is not read again."""
+    mtime: an incremental build links unchanged pages into the new tree) is not read again.
+    `present` receives the relative path of every file and folder of the tree."""
     old = _load(cache).get("pages", {})
     pages: dict[str, _Page] = {}
     entries = {}
     root_s = str(root)
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        top = os.path.relpath(dirpath, root_s).replace(os.sep, "/")
+        top = "" if top == "." else top + "/"
+        if present is not None:
+            present.update(top + n for n in files)
+            present.update(top + n + "/" for n in dirs)
         for name in files:
             if not name.endswith(".html"):
                 continue
             f = os.path.join(dirpath, name)
-            rel = os.path.relpath(f, root_s).replace(os.sep, "/")
+            rel = top + name
             st = os.stat(f)
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
             hit = old.get(rel)
             if hit is not None and hit[0] == key:
-                page = _Page(hit[1], hit[2], path=f)
+                page = _Page(hit[1], hit[2], path=f, good_targets=hit[3], unchanged=True)
             else:
                 with open(f, encoding="utf-8", errors="replace") as fh:
                     page = scan_html(fh.read())
                 page.path = f
             pages[rel] = page
-            entries[rel] = (key, page.links, page.ids)
+            entries[rel] = [key, page.links, page.ids, None]
     if cache is not None:
-        _save(cache, entries)
+        cache_entries[cache] = entries      # check() fills in the good targets, then saves
     return pages
+
+
+cache_entries: dict[Path, dict] = {}
 
 
 def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None = None) -> list[BuildError]:
@@ -185,12 +198,19 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
     urls = site.urls
     prefix = urls.prefix
     origin = urlsplit(urls.origin)
-    pages = scan_tree(root, cache)
+    present: set[str] = set()      # every file ("a/b.png") and folder ("a/") of the tree
+    pages = scan_tree(root, cache, present)
     docs = {output_file(p.path): p.doc for p in site.pages_out if p.doc is not None}
     errors: list[BuildError] = []
 
     def resolve(url: str, page_rel: str) -> tuple[str | None, str, str | None]:
         """-> (output file relative to root or None if external, fragment, problem)."""
+        if url.startswith(prefix) and not any(c in url for c in "?#%\\") and "/." not in url:
+            rel = url[len(prefix):]     # the common case: a plain root-relative link of ours
+            if rel == "" or rel.endswith("/") or rel + "/" in present:
+                rel = (rel.rstrip("/") + "/index.html").lstrip("/")
+            if rel in present:
+                return rel, "", None
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme and scheme not in ("http", "https"):
@@ -209,11 +229,9 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
                 return None, "", (f"points outside the site's base path {prefix}"
                                   " (write the full https:// URL to link elsewhere on this host)")
         rel = path[len(prefix):]
-        target = root / rel if rel else root
-        if rel == "" or rel.endswith("/") or target.is_dir():
+        if rel == "" or rel.endswith("/") or rel + "/" in present:
             rel = (rel.rstrip("/") + "/index.html").lstrip("/")
-            target = root / rel
-        if ".." in rel.split("/") or not target.is_file():
+        if ".." in rel.split("/") or rel not in present:
             return None, "", f"no such file in the site: /{rel}"
         return rel, unquote(parts.fragment), None
 
@@ -229,7 +247,19 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
         errors.append(BuildError(where, line, f"broken link {url!r}: {problem}"))
 
     seen: dict = {}   # resolved links: most pages share the nav, tag and static links
+    entries = cache_entries.pop(cache, None) if cache is not None else None
+    ident = (prefix, urls.origin)     # a cached verdict holds for this base URL only
     for page_rel, page in sorted(pages.items()):
+        if page.unchanged and page.good_targets is not None and page.good_targets[0] == ident and all(
+                t in present and (not frag or (t in pages and frag in pages[t].ids))
+                for t, frag in page.good_targets[1]):
+            # carried over unchanged, every link good last time, and every target still there
+            # with the ids it pointed at: nothing to resolve again
+            if entries is not None:
+                entries[page_rel][3] = page.good_targets
+            continue
+        n_errors = len(errors)
+        targets: list[tuple[str, str]] = []
         here = _page_url_path(page_rel)
         for url, offset in page.links:
             if url.startswith("#") and len(url) > 1:   # fast path: an anchor on this page
@@ -247,6 +277,13 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
                 ids = pages[target].ids if target in pages else set()
                 if frag not in ids:
                     report(page_rel, page.line(offset), url, f"no element with id {frag!r} on /{target}")
+                targets.append((target, frag))
+            elif target:
+                targets.append((target, ""))
+        if entries is not None and len(errors) == n_errors:
+            entries[page_rel][3] = (ident, list(dict.fromkeys(targets)))
+    if entries is not None:
+        _save(cache, entries)
     for kind in ("feed", "sitemap"):
         rel = urls.path_of(kind)
         f = root / rel

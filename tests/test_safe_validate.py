@@ -115,3 +115,30 @@ def test_link_check_cache_never_hides_a_changed_page(tmp_path, make_content, sam
     assert check(out, site, cache=cache) == []
     cache.write_bytes(b"garbage")                # a damaged cache is only a miss
     assert check(out, site, cache=cache) == []
+
+
+def test_link_check_rechecks_unchanged_pages_whose_targets_changed(tmp_path, make_content, sample_files):
+    """An unchanged page whose links were all good is not resolved again, unless a page or file
+    it points at changed: a removed target, or a target that lost the id a link names."""
+    import shutil
+    from fake_results import fake_all
+    from studylog.build import BuildOptions, build
+    from studylog.linkcheck import check
+    content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
+    out, cache = tmp_path / "_site", tmp_path / "lc.pickle"
+    site = build(BuildOptions(content=content, out=out, quiet=True, search=False)).site
+    about = out / "about" / "index.html"
+    text = about.read_text("utf-8")
+    ird = next(p for p in sorted((out / "posts").glob("*/index.html")) if '<h2 id="' in p.read_text("utf-8"))
+    ird_rel = ird.relative_to(out).as_posix()
+    anchor = re.search(r'<h2 id="([^"]+)"', ird.read_text("utf-8")).group(1)
+    about.write_text(text.replace("</main>", f'<a href="/studylog/{ird_rel[:-10]}#{anchor}">x</a></main>', 1), "utf-8")
+    assert check(out, site, cache=cache) == []          # remembered: every link good
+    assert check(out, site, cache=cache) == []          # (the about page is now carried over)
+    ird.write_text(ird.read_text("utf-8").replace(f'id="{anchor}"', 'id="renamed"'), "utf-8")
+    errs = [e.message for e in check(out, site, cache=cache)]
+    assert any(f"no element with id '{anchor}'" in m for m in errs), errs
+    shutil.rmtree(ird.parent)
+    errs = [e.message for e in check(out, site, cache=cache)]
+    assert any("no such file in the site" in m and ird_rel[:-10] in m for m in errs), errs
