@@ -14,6 +14,7 @@ use by a template, after every post's HTML exists.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -198,15 +199,31 @@ SECTIONS: dict[tuple[str, str], list[tuple]] = {}
 SECTIONS_USED: dict[tuple[str, str], list[tuple]] = {}
 
 
+_HEADING = re.compile(r"<h[1-6]\b[^>]*>(.*?)</h[1-6]\s*>", re.S | re.I)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+
+def _may_have_sections(doc_html: str, names) -> bool:
+    """False when no heading anywhere could title one of `names` (a superset of the headings
+    section_items accepts), so a note without such sections is never parsed."""
+    wanted = [_norm(n) for n in names]
+    for m in _HEADING.finditer(doc_html):
+        text = _norm(html.unescape(_ANY_TAG.sub("", m.group(1))))
+        if any(w in text for w in wanted):
+            return True
+    return False
+
+
 def raw_entries(doc_html: str, section: str, sections: tuple[str, ...]) -> list[tuple]:
     """The raw entries of `section` in one post; on a miss every one of `sections` is read from
     a single parse of the html."""
     h = hashlib.sha256(doc_html.encode("utf-8", "surrogatepass")).hexdigest()
     if (h, section) not in SECTIONS:
-        root = htmltree.parse(doc_html)
-        for s in dict.fromkeys((section, *sections)):
-            SECTIONS[(h, s)] = [(anchor, n, *split_entry(doc_html, li))
-                                for n, (anchor, li) in enumerate(section_items(doc_html, s, root))]
+        names = dict.fromkeys((section, *sections))
+        root = htmltree.parse(doc_html) if _may_have_sections(doc_html, names) else None
+        for s in names:
+            SECTIONS[(h, s)] = [] if root is None else [
+                (anchor, n, *split_entry(doc_html, li)) for n, (anchor, li) in enumerate(section_items(doc_html, s, root))]
     found = SECTIONS_USED[(h, section)] = SECTIONS[(h, section)]
     return found
 

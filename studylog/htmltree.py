@@ -15,6 +15,22 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 BLOCK = {"p", "ul", "ol", "dl", "div", "blockquote", "pre", "table", "figure", "details", "hr",
          "h1", "h2", "h3", "h4", "h5", "h6"}
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Elements whose insides nobody here looks into, but which hold most of a post's tags (Pygments
+# spans, server-side MathML): parse() blanks their content before html.parser sees it, so they
+# become leaves. Comments and raw-text elements are matched first so a "<pre>" inside them is
+# left alone.
+OPAQUE = {"pre", "math"}
+_OPAQUE_RE = re.compile(r"<!--.*?-->|<(script|style|textarea)\b.*?</\1\s*>"
+                        r"|(<(pre|math)\b[^>]*>)(.*?)(</\3\s*>)", re.S | re.I)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _blank(m: re.Match) -> str:
+    if m.group(2) is None:
+        return m.group(0)
+    # same length and the same newlines: every offset html.parser reports stays the source's
+    return m.group(2) + _NOT_NEWLINE.sub(" ", m.group(4)) + m.group(5)
 
 
 @dataclass(eq=False)
@@ -78,7 +94,7 @@ class _Builder(HTMLParser):
 
 def parse(source: str) -> Node:
     b = _Builder(source)
-    b.feed(source)
+    b.feed(_OPAQUE_RE.sub(_blank, source))
     return b.finish()
 
 
@@ -98,6 +114,8 @@ def text_between(source: str, node: Node, start: int, end: int, skip=lambda n: F
         pos = c.end
     out.append(source[pos:end])
     raw = "".join(out)
+    if node.tag in OPAQUE:       # a leaf whose insides were not parsed: drop their tags here
+        raw = _TAG.sub("", raw)
     return htmllib.unescape(_COMMENT.sub("", raw))
 
 

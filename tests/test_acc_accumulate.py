@@ -259,3 +259,37 @@ def test_posts_point_at_the_lists_and_papers_that_gather_them(make_content, run_
     assert 'id="p-ird-note"' in (out / "papers" / "index.html").read_text("utf-8")
     other = (out / "posts" / "2017-12-18-週の日記" / "index.html").read_text("utf-8")
     assert "「参加したイベント」1 件" in other
+
+
+def test_tree_skips_inside_code_and_math_but_keeps_offsets_and_text():
+    # <pre> and <math> are leaves (their many spans are never parsed), yet offsets and text
+    # are those of the source; a "<pre>" inside a comment or a script is not one.
+    src = ('<h2 id="r">読んだ<math><mi>x</mi><mo>&lt;</mo></math></h2>\n<!-- <pre> -->\n'
+           '<ul>\n<li>A <math><msub><mi>θ</mi><mn>1</mn></msub></math> — n</li>\n'
+           '<li><div class="highlight"><pre><span class="n">a</span>\n<span>&lt;b&gt;</span></pre></div></li>\n'
+           '</ul>\n<script>var s = "<pre>";</script><p>after</p>')
+    root = htmltree.parse(src)
+    h2, ul, script, p = [n for n in root.children]
+    assert [h2.tag, ul.tag, script.tag, p.tag] == ["h2", "ul", "script", "p"]
+    assert htmltree.text_of(src, h2) == "読んだx<"
+    li1, li2 = ul.children
+    math = li1.children[0]
+    assert (math.tag, math.children) == ("math", [])
+    assert src[math.start:math.end] == "<math><msub><mi>θ</mi><mn>1</mn></msub></math>"
+    assert htmltree.text_of(src, li1) == "A θ1 — n"
+    pre = li2.children[0].children[0]
+    assert pre.tag == "pre" and htmltree.text_of(src, pre) == "a <b>"
+    assert htmltree.inner_html(src, p) == "after"
+    assert split_entry(src, li1)[:3] == ('A <math><msub><mi>θ</mi><mn>1</mn></msub></math>', "A θ1", None)
+
+
+def test_html_without_a_wanted_heading_is_not_parsed(monkeypatch):
+    from studylog import accumulate
+    calls = []
+    monkeypatch.setattr(accumulate.htmltree, "parse", lambda s: calls.append(s) or htmltree.Node("#root", {}, None, 0, 0))
+    sections = ("読んだ記事", "参加したイベント")
+    assert accumulate.raw_entries("<h2>その他</h2>\n<ul>\n<li>x</li>\n</ul>", "読んだ記事", sections) == []
+    assert calls == []
+    # NFKC and case are forgiven, as section_items forgives them
+    accumulate.raw_entries('<h3 id="a">参加した<em>イベント</em> </h3>', "読んだ記事", sections)
+    assert len(calls) == 1
