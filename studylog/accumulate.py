@@ -333,12 +333,19 @@ def read_paper(doc: Document, errors: list[BuildError]) -> Paper | None:
 # --------------------------------------------------------------------------- the model
 @dataclass(eq=False)
 class Accumulated:
-    """What the accumulation pages read (computed when a template first asks).
-
-    A dataclass over the whole site on purpose: a page whose context holds it depends on
-    every post (an incremental build can see that by fingerprinting the context)."""
+    """What the accumulation pages read (computed when a template first asks)."""
     site: Site
     paper_notes: list[Paper]
+
+    def __fingerprint__(self, listing):
+        """What every page holding this depends on (manifest.feed): each post's listing (front
+        matter, URL, summary) and the raw entries of its listed sections, and the paper notes'
+        front matter; not the rest of a post's body, so editing a diary outside its listed
+        sections remakes no tag or list page."""
+        sections = tuple(sec for sec, _ in self.site.config.lists)
+        return (self.site.config.lists,
+                [(listing(d), [raw_entries(d.html, s, sections) for s in sections]) for d in self.site.posts if d.html],
+                [(listing(p.doc), p.title, p.authors, p.venue, p.year, p.arxiv, p.url) for p in self.paper_notes])
 
     @cached_property
     def lists(self) -> dict[str, AccList]:

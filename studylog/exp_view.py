@@ -7,7 +7,7 @@ the tables. Templates and `exp_refs` read these views; nothing here trains or im
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from markupsafe import Markup
@@ -269,6 +269,12 @@ class ExperimentView:
 
     def slider_inset(self) -> tuple[float, float]:
         return charts.slider_inset()
+
+    def __fingerprint__(self, listing):
+        """What a page showing this view depends on (manifest.feed): the view without the whole
+        site it points to, and the listings of the posts that link to it."""
+        return ([(f.name, getattr(self, f.name)) for f in fields(self) if f.name != "site"],
+                [listing(d) for d in self.backlinks()])
 
     # --- backlinks: read after the Markdown stage, when references are known ---
     def backlinks(self) -> list:

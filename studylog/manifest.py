@@ -159,6 +159,11 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
                 h.update(FILES.hash(v).encode())
         except OSError:
             raise Uncacheable(f"cannot read {v}")
+    elif hasattr(t, "__fingerprint__"):
+        # an object that knows what of it a page can show (accumulate.Accumulated, an
+        # experiment's view): that value; it names the documents it lists by the `listing`
+        # function it is given (their front matter, URL and summary, not their bodies)
+        feed(h, v.__fingerprint__(getattr(fp, "listing", fp)), fp, depth + 1)
     elif dataclasses.is_dataclass(v) and not isinstance(v, type):
         if depth > 60:
             raise Uncacheable("too deep")
@@ -318,6 +323,7 @@ class BuildCache:
         self.doc_fp: dict[int, str] = {}
         self.doc_lfp: dict[int, str] = {}
         self._full_fp, self._listing_fp = Memo(self.fingerprint), Memo(self.listing)
+        self._full_fp.listing = self._listing_fp.listing = self._listing_fp
         self.src_hash: dict[int, str] = {}
         self.md_key: dict[int, str] = {}
         self.md_digest: dict[int, str] = {}

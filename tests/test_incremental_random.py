@@ -49,6 +49,8 @@ class Diary:
         self.write("images/fig.png", png(8, 6))
         self.write("experiments/exp1.md", "---\ntitle: 実験 1\ndate: 2017-12-15\ntags: [GAN]\n"
                                           "experiment: {steps: 5}\n---\n物語。[ハブ](post:hub)\n")
+        self.write("posts/paper.md", self.post("論文メモ", "2017-11-20", "メモ。", tags=["論文"],
+                                               extra='paper: {title: 論文 1, authors: [A], year: 2017, arxiv: "1711.00001"}\n'))
         fake_all(root, root.parent / "results")      # stored results: these builds never train
         for _ in range(6):
             self.add_post()
@@ -85,6 +87,11 @@ class Diary:
             body.append("$\\theta_{t+1} = \\theta_t$\n\n```python\nprint('x')\n```")
         if r.random() < 0.3:
             body.append("## 見出し\n\n" + self.words(5))
+        if r.random() < 0.4:    # the accumulated lists: a URL shared across weeks, one a paper note links
+            items = [f"- [論文 {k}](https://arxiv.org/abs/1711.0000{k}) — {self.words(3)}" for k in r.sample(range(4), 2)]
+            body.append("## 読んだ記事\n\n" + "\n".join(items))
+        if r.random() < 0.2:
+            body.append(f"## 参加したイベント\n\n- 勉強会 {self.words(2)}：{self.words(3)}")
         extra = ""
         if r.random() < 0.3:
             extra += f"series: 練習\npart: {self.n}\n"
@@ -105,6 +112,18 @@ class Diary:
         p = self.rng.choice(self.posts())
         p.write_text(p.read_text(encoding="utf-8") + "\n" + self.words(6) + "\n", encoding="utf-8")
         return f"edit body {p.name}"
+
+    def edit_section(self):
+        """A reading-list item added to a diary (or its first section): only the list pages,
+        tag pages and paper notes change, not the post's listing."""
+        p = self.rng.choice(self.posts())
+        text = p.read_text(encoding="utf-8")
+        k = self.rng.randrange(4)
+        item = f"- [論文 {k}](https://arxiv.org/abs/1711.0000{k}) — {self.words(2)}\n"
+        head = "## 読んだ記事\n\n"
+        text = text.replace(head, head + item, 1) if head in text else text + "\n" + head + item
+        p.write_text(text, encoding="utf-8")
+        return f"edit section {p.name}"
 
     def replace_post(self):
         p = self.rng.choice(self.posts())
@@ -182,7 +201,7 @@ class Diary:
         return "edit about"
 
     def change(self) -> str:
-        ops = [(self.edit_body, 4), (self.replace_post, 3), (self.add_post, 3), (self.rename, 2),
+        ops = [(self.edit_body, 4), (self.edit_section, 3), (self.replace_post, 3), (self.add_post, 3), (self.rename, 2),
                (self.delete, 2), (self.retitle_hub, 1), (self.swap_image, 1), (self.template, 2),
                (self.static, 1), (self.config, 1), (self.about, 1), (self.rerun, 1)]
         fn = self.rng.choices([f for f, _ in ops], [w for _, w in ops])[0]
