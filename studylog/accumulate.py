@@ -25,7 +25,7 @@ from . import htmltree
 from .collect import Page, Site
 from .content import Document
 from .errors import BuildError, ContentError, display_path
-from .slugs import slugify
+from .slugs import tag_slug
 from .urls import iso_week_key
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -116,8 +116,8 @@ class AccList:
         return len({m.week for e in self.entries for m in e.mentions})
 
     def with_tag(self, tag: str) -> list[Entry]:
-        key = slugify(tag)
-        return [e for e in self.entries if any(slugify(t) == key for t in e.tags)]
+        key = tag_slug(tag)
+        return [e for e in self.entries if any(tag_slug(t) == key for t in e.tags)]
 
 
 def section_items(doc_html: str, section: str, root: htmltree.Node | None = None):
@@ -400,8 +400,8 @@ class Accumulated:
         return next((p for p in self.papers if p.doc is doc), None)
 
     def papers_with_tag(self, tag: str) -> list[Paper]:
-        key = slugify(tag)
-        return [p for p in self.papers if any(slugify(t) == key for t in p.doc.tags)]
+        key = tag_slug(tag)
+        return [p for p in self.papers if any(tag_slug(t) == key for t in p.doc.tags)]
 
     def entries_with_tag(self, tag: str) -> list[tuple[AccList, Entry]]:
         return [(acc, e) for acc in self.lists.values() for e in acc.with_tag(tag)]

@@ -12,7 +12,7 @@ from typing import Any
 from .config import SiteConfig
 from .content import Document
 from .errors import BuildError, display_path
-from .slugs import slugify
+from .slugs import slugify, tag_slug
 from .urls import Urls, iso_week_key
 
 GENERATED = "(generated page)"
@@ -119,7 +119,7 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     spelling: dict[str, str] = {}   # "gan" -> "GAN": tags that share a URL are one tag
     for d in posts + experiments:    # experiments carry tags too; their pages link to them
         for t in d.tags:
-            t = spelling.setdefault(slugify(t), t)
+            t = spelling.setdefault(tag_slug(t), t)
             if d not in tags.get(t, ()):
                 tags.setdefault(t, []).append(d)
     for d in posts:
@@ -127,7 +127,9 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
         weeks.setdefault(iso_week_key(d.date), []).append(d)
         if d.series:
             series_parts.setdefault(d.series, []).append(d)
-    tags = dict(sorted(tags.items(), key=lambda kv: slugify(kv[0])))
+    for docs in tags.values():     # posts and experiments together, newest first
+        docs.sort(key=_sort_key, reverse=True)
+    tags = dict(sorted(tags.items(), key=lambda kv: tag_slug(kv[0])))
     series = {}
     for name, parts in sorted(series_parts.items()):
         parts.sort(key=lambda d: (d.part if d.part is not None else math.inf, _sort_key(d)))

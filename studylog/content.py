@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from . import guard
 from .errors import BuildError, display_path
-from .slugs import slugify
+from .slugs import slugify, tag_slug
 
 _LOADER = None
 
@@ -250,7 +250,7 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
     if not isinstance(tags, list) or not all(isinstance(t, (str, int)) for t in tags):
         err(lines.get(("tags",), 1), "'tags' must be a list of words")
         ok, tags = False, []
-    tags = tuple(dict.fromkeys(str(t).strip() for t in tags if str(t).strip() and slugify(str(t))))
+    tags = tuple(dict.fromkeys(str(t).strip() for t in tags if str(t).strip() and tag_slug(str(t))))
 
     slug_src = meta.get("slug")
     if slug_src is not None:

@@ -26,6 +26,19 @@ def slugify(text: str, sep: str = "-") -> str:
     return _DASHES.sub(sep, "".join(out)).strip(sep + "_")
 
 
+# symbols that make a tag what it is: "C++" and "C#" must not both become /tags/c/
+_TAG_WORDS = {"+": "-plus-", "#": "-sharp-"}
+
+
+@lru_cache(maxsize=4096)
+def tag_slug(tag: str) -> str:
+    """The one key of a tag (its URL, and what makes two spellings one tag): NFKC first, so
+    full-width "ＧＡＮ" is "GAN" (a tag is matched, not shown, by it), then slugify; '+'/'#'
+    become words. '' for a tag of other symbols only (content.py drops such tags)."""
+    text = "".join(_TAG_WORDS.get(ch, ch) for ch in unicodedata.normalize("NFKC", tag))
+    return slugify(text)
+
+
 def toc_slugify(value: str, separator: str) -> str:
     """Heading anchors for the toc extension (same rule, Japanese untouched)."""
     return slugify(value, separator) or "section"

@@ -9,7 +9,7 @@ import datetime as dt
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from .slugs import slugify
+from .slugs import slugify, tag_slug
 
 
 class Urls:
@@ -53,7 +53,7 @@ class Urls:
         if kind == "tags":
             return "tags/"
         if kind == "tag":
-            return f"tags/{slugify(key) or 'tag'}/"
+            return f"tags/{tag_slug(key) or 'tag'}/"
         if kind == "series":
             return f"series/{slugify(key) or 'series'}/"
         if kind == "list":           # an accumulated diary section (site.toml [lists])

@@ -256,6 +256,34 @@ def test_tags_differing_in_case_share_one_page(make_content, run_build):
     assert ">a</a>" in page and ">b</a>" in page and page.count("<li><time") == 2
 
 
+def test_tags_that_differ_only_in_symbols_keep_their_own_pages(make_content, run_build):
+    # "C++" and "C#" once both became /tags/c/ and "C#" vanished; full-width "ＧＡＮ" is "GAN"
+    content = make_content({"posts/a.md": post("a", "2017-12-04", tags='["C++", GAN]'),
+                            "posts/b.md": post("b", "2017-12-05", tags='["C#", ＧＡＮ]')})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    cpp = (out / "tags" / "c-plus-plus" / "index.html").read_text()
+    cs = (out / "tags" / "c-sharp" / "index.html").read_text()
+    assert "タグ: C++" in cpp and ">a</a>" in cpp and ">b</a>" not in cpp
+    assert "タグ: C#" in cs and ">b</a>" in cs and ">a</a>" not in cs
+    gan = (out / "tags" / "gan" / "index.html").read_text()
+    assert gan.count("<li><time") == 2
+    index = (out / "tags" / "index.html").read_text()
+    assert "#C++" in index and "#C#" in index
+
+
+def test_tag_page_lists_posts_and_experiments_newest_first(make_content, run_build):
+    content = make_content({"posts/a.md": post("古い記事", "2017-12-01", tags="[GAN]"),
+                            "posts/b.md": post("新しい記事", "2017-12-20", tags="[GAN]"),
+                            "experiments/e.md": "---\ntitle: 実験\ndate: 2017-12-10\ntags: [GAN]\n"
+                                                "experiment: {steps: 5}\n---\n物語。\n"})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    page = (out / "tags" / "gan" / "index.html").read_text()
+    order = [page.index(t) for t in (">2017/12/20<", ">2017/12/10<", ">2017/12/01<")]
+    assert order == sorted(order), page
+
+
 def test_setup_hook_adds_scheme_pages_assets_and_sees_backlinks(make_content, sample_files, tmp_path):
     """The integration's entry point: setup(site, hooks) before Markdown is rendered."""
     from studylog.build import BuildOptions, build
