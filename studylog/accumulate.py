@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import htmltree
 from .collect import Page, Site
+from .config import _line_of_key
+from .search import BUNDLE
 from .content import Document
 from .errors import BuildError, ContentError, display_path
 from .slugs import tag_slug
@@ -441,9 +443,21 @@ def setup(site: Site, hooks) -> None:
         elif page.doc is not None:
             own = page.context["acc"] = OwnSections(page.doc, tuple(site.config.lists))
             own.acc = acc          # not a field: not part of the fingerprint
-    for section, slug in site.config.lists:
-        site.pages_out.append(Page(u.path_of("list", slug), "accumulated.html", section,
-                                   {"acc": acc, "slug": slug}))
     site.pages_out.append(Page(u.path_of("papers"), "papers.html", "論文", {"acc": acc}))
+    # a list's folder may not be one the site already makes (it would replace /search/, or be
+    # dropped as a duplicate of /tags/; /search/ is planned after this) nor hold assets or the
+    # search bundle
+    taken = {p.path.split("/")[0] for p in site.pages_out}
+    taken |= {u.path_of("static", "").split("/")[0], u.path_of("search").split("/")[0], BUNDLE}
+    for section, slug in site.config.lists:
+        path = u.path_of("list", slug)
+        if path.split("/")[0] in taken:
+            toml = site.config.content_dir / "site.toml"
+            line = _line_of_key(toml, f'"{section}"') if toml.is_file() else 1
+            errors.append(BuildError(display_path(toml), line, f"list {section} = {slug!r}: /{path} is a page the "
+                                     "site makes already; choose another name"))
+            continue
+        taken.add(path.split("/")[0])
+        site.pages_out.append(Page(path, "accumulated.html", section, {"acc": acc, "slug": slug}))
     if errors:
         raise ContentError(errors)

@@ -167,6 +167,17 @@ def test_lists_configurable_in_site_toml(make_content, run_build):
     assert not (out / "reading").exists()
 
 
+@pytest.mark.parametrize("name", ["search", "tags", "pagefind", "static"])
+def test_list_names_may_not_take_a_generated_page(make_content, run_build, name):
+    # "search" silently replaced /search/ with the reading list; "tags" dropped the list
+    from conftest import SITE_TOML
+    files = {"posts/a.md": post("週", "2017-12-04", "## 読んだ記事\n\n- [A](https://example.com/a)\n")}
+    content = make_content(files, SITE_TOML + f'\n[lists]\n"読んだ記事" = "{name}"\n')
+    code, _, err, out = run_build(content)
+    assert code == 1 and not out.exists()
+    assert f"site.toml:8: list 読んだ記事 = {name!r}: /{name}/ is" in err, err
+
+
 def _split(md_html: str):
     root = htmltree.parse(md_html)
     li = next(n for n in htmltree.iter_nodes(root) if n.tag == "li")
