@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ def _loader_class():
 _TS_SPACE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[Tt ]|\s+)(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{1,2}(?::?\d{2})?)?$")
 
 KINDS = {"posts": "post", "pages": "page", "experiments": "experiment"}
+# the front matter studylog reads (README "Write a post"); others stay in doc.meta
+FRONT_MATTER_KEYS = ("title", "date", "updated", "tags", "slug", "series", "part", "summary", "draft",
+                     "paper", "experiment")
 
 
 @dataclass(eq=False)
@@ -219,6 +223,13 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
         return None
     _line_map(node, (), lines, 2)
     ok = True
+    for key in meta:
+        # a near miss of a key we read is a typo whose loss would be silent (the tags, or the
+        # whole experiment, missing); any other key is kept in doc.meta for the user's templates
+        meant = difflib.get_close_matches(str(key), FRONT_MATTER_KEYS, n=1, cutoff=0.75)
+        if key not in FRONT_MATTER_KEYS and meant:
+            err(lines.get((key,), 1), f"unknown front matter key {key!r}; did you mean {meant[0]!r}?")
+            ok = False
     for line, msg in guard.bad_values(meta, lines):
         err(line, msg)
         ok = False

@@ -173,3 +173,18 @@ def test_every_error_is_reported(make_content, run_build):
     assert "b.md:3: unparseable date" in err
     assert "c.md:5: unknown post 'nowhere'" in err
     assert "d.md:1: not UTF-8" in err
+
+
+@pytest.mark.parametrize("rel, key, meant", [("posts/a.md", "tagz", "tags"), ("posts/a.md", "titel", "title"),
+                                             ("posts/a.md", "sumary", "summary"),
+                                             ("experiments/a.md", "experimnt", "experiment")])
+def test_misspelt_front_matter_key_is_an_error(tmp_path, rel, key, meant):
+    # these were ignored: the tags, or the whole experiment, silently missing from the site
+    doc, errors = parse(tmp_path, rel, f"---\ntitle: x\ndate: 2017-12-04\n{key}: [a]\n---\nbody\n")
+    assert doc is None
+    only_error(errors, 4, f"unknown front matter key {key!r}; did you mean {meant!r}?")
+
+
+def test_other_front_matter_keys_are_kept_for_templates(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\ndate: 2017-12-04\nmood: 晴れ\n---\nbody\n")
+    assert errors == [] and doc.meta["mood"] == "晴れ"
