@@ -232,6 +232,8 @@ def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -
                                      f"build without --frozen to train it, then commit {root.name}/{p.name}"))
     elif stale and not errors:
         experiments.run_plans(stale, root, smoke=opts.smoke, quiet=opts.quiet, errors=errors)
+        for p in stale:   # planned again from what is stored now, as the next build will see it
+            plans[p.name] = experiments.plan(p.name, p.doc, p.config, root, smoke=opts.smoke)
     views = {}
     for doc in site.experiments:
         views[doc.stem] = build_view(site, doc.stem, doc, plans.get(doc.stem),

@@ -445,3 +445,23 @@ def test_editing_one_diary_remakes_no_other_post_and_reparses_no_other(make_cont
     assert reading.count("論文 ") == 12 and "共通の記事" in reading
     build(BuildOptions(content=content, out=tmp_path / "ref", jobs=1, quiet=True, search=False, clean=True))
     assert tree(out) == tree(tmp_path / "ref")
+
+
+def test_the_build_after_training_remakes_nothing(make_content, tmp_path, monkeypatch):
+    # the training build's pages were keyed with the plan's "missing" state, the next build's
+    # with "fresh": the same bytes, every experiment page made again
+    from studylog import experiments
+    content = make_content({"experiments/e.md": "---\ntitle: 実験\ndate: 2017-12-10\n"
+                                                "experiment: {steps: 5}\n---\n物語。\n"})
+    results = tmp_path / "results"
+
+    def fake_training(plans, results_root, **kw):
+        for p in plans:
+            write_fake_result(results_root, p.doc.path)
+        return [p.name for p in plans]
+    monkeypatch.setattr(experiments, "run_plans", fake_training)
+    opts = BuildOptions(content=content, out=tmp_path / "_site", quiet=True, results=results, search=False)
+    first = build(opts)
+    assert (results / "e" / "run.json").exists() and first.made == first.files
+    again = build(opts)
+    assert again.made == 0, again.made
