@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from . import htmltree
@@ -409,6 +410,12 @@ class Accumulated:
         return [(acc, e) for acc in self.lists.values() for e in acc.with_tag(tag)]
 
 
+class ListRef(NamedTuple):
+    """A list as a diary page names it (no entries)."""
+    section: str
+    slug: str
+
+
 @dataclass(eq=False)
 class OwnSections:
     """The accumulation as a plain diary page shows it: where its own sections are gathered.
@@ -418,8 +425,19 @@ class OwnSections:
     doc: Document
     lists: tuple
 
-    def lists_of(self, doc: Document) -> list[tuple[AccList, int]]:
-        return self.acc.lists_of(doc)
+    def lists_of(self, doc: Document) -> list[tuple[ListRef, int]]:
+        """Counted from this post's own sections, as gather() counts its mentions: a diary page
+        never waits for every other post's sections to be gathered."""
+        if doc.kind != "post" or not doc.html:
+            return []
+        sections = tuple(sec for sec, _ in self.lists)
+        out = []
+        for section, slug in self.lists:
+            # (anchor, n, title html, title text, url, notes): gather() skips items with neither
+            n = sum(1 for raw in raw_entries(doc.html, section, sections) if raw[3] or raw[5])
+            if n:
+                out.append((ListRef(section, slug), n))
+        return out
 
     def paper_of(self, doc: Document) -> None:
         return None
@@ -441,8 +459,7 @@ def setup(site: Site, hooks) -> None:
         if page.template == "tag.html" or (page.doc is not None and id(page.doc) in noted):
             page.context["acc"] = acc
         elif page.doc is not None:
-            own = page.context["acc"] = OwnSections(page.doc, tuple(site.config.lists))
-            own.acc = acc          # not a field: not part of the fingerprint
+            page.context["acc"] = OwnSections(page.doc, tuple(site.config.lists))
     site.pages_out.append(Page(u.path_of("papers"), "papers.html", "論文", {"acc": acc}))
     # a list's folder may not be one the site already makes (it would replace /search/, or be
     # dropped as a duplicate of /tags/; /search/ is planned after this) nor hold assets or the

@@ -163,7 +163,15 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
         # an object that knows what of it a page can show (accumulate.Accumulated, an
         # experiment's view): that value; it names the documents it lists by the `listing`
         # function it is given (their front matter, URL and summary, not their bodies)
-        feed(h, v.__fingerprint__(getattr(fp, "listing", fp)), fp, depth + 1)
+        memo = getattr(fp, "memo", None)     # the same object is on many pages (every tag page)
+        hit = memo.get(("F", id(v))) if memo is not None else None
+        if hit is None:
+            sub = _h()
+            feed(sub, v.__fingerprint__(getattr(fp, "listing", fp)), fp, depth + 1)
+            hit = (v, sub.digest())
+            if memo is not None:
+                memo[("F", id(v))] = hit
+        h.update(b"F" + hit[1])
     elif dataclasses.is_dataclass(v) and not isinstance(v, type):
         if depth > 60:
             raise Uncacheable("too deep")

@@ -304,3 +304,20 @@ def test_html_without_a_wanted_heading_is_not_parsed(monkeypatch):
     # NFKC and case are forgiven, as section_items forgives them
     accumulate.raw_entries('<h3 id="a">参加した<em>イベント</em> </h3>', "読んだ記事", sections)
     assert len(calls) == 1
+
+
+def test_a_diary_counts_its_own_sections_as_the_lists_do(make_content, tmp_path):
+    # the post page counts from its own html (OwnSections), the list pages from every post
+    from studylog.accumulate import Accumulated, OwnSections
+    from studylog.build import BuildOptions, build
+    files = {"posts/a.md": post("週 1", "2017-12-04", "## 読んだ記事\n\n- [A](https://x.org/a) — メモ\n- B：感想\n\n"
+                                                     "## 参加したイベント\n\n- 勉強会\n"),
+             "posts/b.md": post("週 2", "2017-12-11", "## 読んだ記事\n\n- [A](https://x.org/a)\n"),
+             "posts/c.md": post("週 3", "2017-12-18", "本文だけ。")}
+    site = build(BuildOptions(content=make_content(files), out=tmp_path / "o", quiet=True, search=False)).site
+    acc = site.extra["accumulated"]
+    for d in site.posts:
+        own = OwnSections(d, tuple(site.config.lists)).lists_of(d)
+        assert [(r.section, r.slug, n) for r, n in own] == [(l.section, l.slug, n) for l, n in acc.lists_of(d)]
+    counts = {d.title: [n for _, n in OwnSections(d, tuple(site.config.lists)).lists_of(d)] for d in site.posts}
+    assert counts == {"週 1": [2, 1], "週 2": [1], "週 3": []}
