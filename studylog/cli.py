@@ -17,7 +17,9 @@ def parser() -> argparse.ArgumentParser:
                                        "'build.py serve [--port N]' previews with live reload (each has --help).")
     p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR", help="content folder (default: content)")
     p.add_argument("--out", type=Path, default=Path("_site"), metavar="DIR", help="output folder (default: _site)")
-    p.add_argument("--base-url", metavar="URL", help="override site.toml base_url, e.g. /studylog/ or https://u.github.io/studylog/")
+    p.add_argument("--base-url", type=base_url_arg, metavar="URL",
+                   help="override site.toml base_url, e.g. /studylog/ (keeps site.toml's host) "
+                        "or https://u.github.io/studylog/")
     p.add_argument("--drafts", action="store_true", help="include posts with draft: true")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("--results", type=Path, metavar="DIR", help="experiment results (default: results/ beside the content folder)")
@@ -25,9 +27,20 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--smoke", action="store_true", help="train stale experiments at a tiny size to check the pipeline")
     g.add_argument("--frozen", action="store_true", help="never train; fail if a result is missing or stale (deploy CI)")
     p.add_argument("--clean", action="store_true", help="ignore the incremental-build cache: make every file again")
-    p.add_argument("--jobs", type=int, metavar="N", help="Markdown worker processes (default: CPUs, for big sites)")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="worker processes rendering Markdown and pages (default: one per CPU for a big site)")
     p.add_argument("--no-search", action="store_true", help="do not build the Pagefind search index")
     return p
+
+
+def base_url_arg(value: str) -> str:
+    """argparse type of --base-url: a bad one is a usage error (exit 2), by site.toml's rule."""
+    from .config import base_url_problem
+    problem = base_url_problem(value)
+    if problem:
+        # argparse prefixes "argument --base-url: ", so drop the setting's name
+        raise argparse.ArgumentTypeError(problem.replace("base_url ", "", 1))
+    return value
 
 
 def main(argv: list[str] | None = None, setup=()) -> int:
@@ -62,7 +75,9 @@ def main(argv: list[str] | None = None, setup=()) -> int:
     results = args.results or args.content.resolve().parent / "results"
     try:
         results = results if (args.content / "experiments").is_dir() else None
-        with build_locks(args.out, results):
+        # -q prints errors only: not even "another build ... is writing; waiting"
+        quiet = {"say": lambda message: None} if args.quiet else {}
+        with build_locks(args.out, results, **quiet):
             sweep_leftovers(args.out, results)
             result = build(opts, setup)
     except ContentError as e:

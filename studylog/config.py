@@ -5,6 +5,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BuildError, ContentError, display_path
@@ -82,8 +83,6 @@ def load_config(content_dir: Path, base_url: str | None = None) -> SiteConfig:
     if "search" in kwargs and not isinstance(kwargs["search"], bool):
         errors.append(BuildError(display_path(path), _line_of_key(path, "search"), "search must be true or false"))
         kwargs.pop("search")
-    if base_url is not None:
-        kwargs["base_url"] = base_url
     for key, typ in (("posts_per_page", int), ("feed_entries", int)):
         if key in kwargs and (not isinstance(kwargs[key], typ) or kwargs[key] < 1):
             errors.append(BuildError(display_path(path), _line_of_key(path, key), f"{key} must be a positive integer"))
@@ -92,6 +91,13 @@ def load_config(content_dir: Path, base_url: str | None = None) -> SiteConfig:
         if key in kwargs and not isinstance(kwargs[key], str):
             errors.append(BuildError(display_path(path), _line_of_key(path, key), f"{key} must be a string"))
             kwargs.pop(key)
+    if "base_url" in kwargs:
+        problem = base_url_problem(kwargs["base_url"])
+        if problem:
+            errors.append(BuildError(display_path(path), _line_of_key(path, "base_url"), problem))
+            kwargs.pop("base_url")
+    if base_url is not None:     # --base-url (the caller checked it with base_url_problem)
+        kwargs["base_url"] = merge_base_url(kwargs.get("base_url"), base_url)
     if "timezone" in kwargs:
         try:
             ZoneInfo(kwargs["timezone"])
@@ -102,6 +108,31 @@ def load_config(content_dir: Path, base_url: str | None = None) -> SiteConfig:
     if errors:
         raise ContentError(errors)
     return SiteConfig(content_dir=content_dir, **kwargs)
+
+
+def base_url_problem(value: str) -> str | None:
+    """Why `value` cannot be a base_url, or None. Only a path starting with '/' (the site's
+    base path) or an absolute http(s) URL is one: anything else (`javascript:...`, `//host/`,
+    a bare `studylog/`) would put its junk into every link of the site."""
+    why = f"base_url must be a path starting with / or an http(s):// URL, not {value!r}"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return why
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        return why
+    if parts.scheme:
+        return None if parts.scheme in ("http", "https") and parts.netloc else why
+    return None if value.startswith("/") and not parts.netloc else why
+
+
+def merge_base_url(configured: str | None, override: str) -> str:
+    """The base_url a --base-url override gives: a path-only one replaces only the path of
+    site.toml's http(s) URL (so feeds and canonical links keep the real host); a full URL, or
+    a site.toml without a host, is simply replaced."""
+    parts = urlsplit(configured or "")
+    if urlsplit(override).scheme or not parts.netloc:
+        return override
+    return urlunsplit((parts.scheme, parts.netloc, override, "", ""))
 
 
 def _line_of_key(path: Path, key: str) -> int:

@@ -1,13 +1,14 @@
-"""`python build.py serve`: build, serve on loopback under the base path, rebuild on change,
-reload the open page.
+"""`python build.py serve`: build, serve (on 127.0.0.1 unless --host says otherwise) under the
+base path, rebuild on change, reload the open page.
 
     python build.py serve [--port 8000] [--host 127.0.0.1] [any build option]
 
 The site is built (by the same code as `python build.py`, with the same options) into a
-temporary folder unless --out is given; the search index only with --search (it takes
-seconds, and a preview rarely needs it). A watcher polls content/ and the template folders;
-a change rebuilds. Every HTML page served gets a small script that polls
-`<base>/__studylog__/status` and reloads when the build number changes. When a build fails,
+temporary folder unless --out is given (removed however serve ends); the build options are
+checked up front, so a bad one is a usage error before anything is served; the search index
+only with --search (it takes seconds, and a preview rarely needs it). A watcher polls
+content/ and the template folders; a change rebuilds. Every HTML page served gets a small
+script that polls `<base>/__studylog__/status` and reloads when the build number changes. When a build fails,
 its `path:line: message` errors are printed in the terminal and shown on every page (over
 the last good build, which stays served); the server keeps running.
 
@@ -212,12 +213,24 @@ def make_handler(state: State):
     return Handler
 
 
+def port_arg(text: str) -> int:
+    """argparse type of --port: bind() would raise OverflowError outside 0-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535 (0 = any free port), not {port}")
+    return port
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="build.py serve", add_help=False,
-                                description="Build, serve on loopback, rebuild on change, reload the page. "
+                                description="Build, serve (on 127.0.0.1 unless --host says otherwise), "
+                                            "rebuild on change, reload the page. "
                                             "Other options are passed to the build (see build.py --help).")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=port_arg, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: loopback only)")
     p.add_argument("--out", type=Path, help="output folder (default: a temporary folder)")
     p.add_argument("--content", type=Path, default=Path("content"), help="content folder (default: content)")
     p.add_argument("--search", action="store_true",
@@ -226,44 +239,71 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_options(content: Path, rest: list[str]) -> argparse.Namespace:
+    """The pass-through build options, checked by the build's own parser before anything is
+    served (a typo must not leave a server up with nothing built); exits 2 on a bad one."""
+    from .cli import parser as build_parser
+    p = build_parser()
+    p.prog = "build.py serve"
+    p.usage = "%(prog)s [--port N] [--host ADDR] [--out DIR] [--search] [build options (build.py --help)]"
+    return p.parse_args(["--content", str(content), *rest])
+
+
 def main(argv: list[str], setup=()) -> int:
     args, rest = parser().parse_known_args(argv)
     content = args.content
     if not content.is_dir():
         print(f"build.py serve: error: content folder not found: {content}", file=sys.stderr)
         return 2
+    options = build_options(content, rest)
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # so that the finally below runs
     tmp = None
-    if args.out is None:
-        tmp = Path(tempfile.mkdtemp(prefix="studylog-serve-"))
-        args.out = tmp / "site"
+    try:
+        if args.out is None:
+            tmp = Path(tempfile.mkdtemp(prefix="studylog-serve-"))
+            args.out = tmp / "site"
+        return _serve(args, options.base_url, rest, setup)
+    except KeyboardInterrupt:
+        print("stopped")
+        return 0
+    finally:                      # every way out, a failed start included, removes the temp folder
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _serve(args: argparse.Namespace, base_url: str | None, rest: list[str], setup) -> int:
+    """Build, listen, then rebuild on every change until interrupted."""
+    from .cli import EXIT_USAGE
+    from .errors import ContentError
+    from .render import DEFAULT_TEMPLATES
+    content = args.content
     build_argv = ["--content", str(content), *rest, "--out", str(args.out)]
     if not args.search and "--no-search" not in build_argv:
         build_argv.append("--no-search")
-
-    from .errors import ContentError
-    from .render import DEFAULT_TEMPLATES
     try:
-        prefix = _prefix(content, build_argv)
+        prefix = _prefix(content, base_url)
     except ContentError:
         prefix = "/"
 
     state = State(args.out.absolute(), prefix)
     code, errors, output = build_once(build_argv, setup)
+    if code == EXIT_USAGE:        # e.g. --jobs 0: no edit of the content can fix it
+        print("\n".join(errors), file=sys.stderr)
+        return EXIT_USAGE
     sys.stdout.write(output)
     state.update(errors if code else [])
     try:
         server = ThreadingHTTPServer((args.host, args.port), make_handler(state))
     except OSError as e:
-        print(f"build.py serve: error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
-        return 2
+        print(f"build.py serve: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
     server.daemon_threads = True
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {args.out} at http://{shown}:{port}{prefix}  (Ctrl-C to stop)", flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    import signal
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # clean up the temporary folder too
     roots = [content, DEFAULT_TEMPLATES]
     before = snapshot(roots)
     try:
@@ -276,7 +316,7 @@ def main(argv: list[str], setup=()) -> int:
             now = snapshot(roots)
             before = now
             try:
-                prefix = _prefix(content, build_argv)
+                prefix = _prefix(content, base_url)
             except ContentError:
                 pass
             state.prefix = prefix
@@ -288,25 +328,13 @@ def main(argv: list[str], setup=()) -> int:
                 sys.stdout.write(output)
                 print("build failed; still serving the last good build", flush=True)
             state.update(errors if code else [])
-    except KeyboardInterrupt:
-        print("stopped")
     finally:
         server.shutdown()
         server.server_close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 0
 
 
-def _prefix(content: Path, build_argv: list[str]) -> str:
+def _prefix(content: Path, base_url: str | None) -> str:
     """The base path the built site expects (site.toml, or --base-url)."""
     from .config import load_config
     from .urls import Urls
-    base = None
-    if "--base-url" in build_argv:
-        i = build_argv.index("--base-url")
-        base = build_argv[i + 1] if i + 1 < len(build_argv) else None
-    for a in build_argv:
-        if a.startswith("--base-url="):
-            base = a.split("=", 1)[1]
-    return Urls(load_config(content, base).base_url).prefix
+    return Urls(load_config(content, base_url).base_url).prefix

@@ -183,3 +183,47 @@ def test_open_page_reloads_itself_after_an_edit(served, make_content):
             assert "二番目の版。" in page.inner_text("main")       # the last good build stays
         finally:
             browser.close()
+
+
+# --- a serve that cannot start: a usage error at once, nothing served, no temp folder left ---
+
+def _serve_fails(content, tmp_path, *args, timeout=30):
+    """Run `build.py serve` with its own TMPDIR; it must end by itself (not serve)."""
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmp))
+    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "serve", "--content", str(content), *args],
+                       capture_output=True, text=True, timeout=timeout, cwd=content.parent, env=env)
+    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "serving " not in r.stdout
+    assert list(tmp.glob("studylog-serve-*")) == []        # every exit path removes it
+    return r
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1"])
+def test_serve_port_out_of_range_is_a_usage_error(make_content, tmp_path, port):
+    r = _serve_fails(make_content({"posts/a.md": post("記事", "2017-12-04")}), tmp_path, "--port", port)
+    assert r.returncode == 2
+    assert "build.py serve: error:" in r.stderr and "65535" in r.stderr
+
+
+def test_serve_port_in_use_exits_2_and_leaves_no_temp_folder(make_content, tmp_path):
+    import socket
+    content = make_content({"posts/a.md": post("記事", "2017-12-04")})
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        r = _serve_fails(content, tmp_path, "--port", str(busy.getsockname()[1]))
+    assert r.returncode == 2 and "build.py serve: error: cannot listen on" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--jobs", "x"], "--jobs"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--base-url", "javascript:alert(1)"], "--base-url"),
+])
+def test_serve_bad_build_option_exits_2_before_serving(make_content, tmp_path, args, message):
+    r = _serve_fails(make_content({"posts/a.md": post("記事", "2017-12-04")}), tmp_path, "--port", "0", *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr and "error:" in r.stderr
