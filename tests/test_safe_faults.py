@@ -38,8 +38,9 @@ def leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.") and p.is_dir())
 
 
-def build_cmd(content: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(ROOT / "build.py"), "--content", str(content), "--out", str(out), "-q", *extra]
+def build_cmd(content: Path, out: Path, *extra: str, quiet: bool = True) -> list[str]:
+    return [sys.executable, str(ROOT / "build.py"), "--content", str(content), "--out", str(out),
+            *(["-q"] if quiet else []), *extra]
 
 
 def run_cli(content: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -178,7 +179,8 @@ def test_second_build_waits_for_the_first(two_versions, tmp_path):
     err = tmp_path / "err.txt"
     with hold(out):                       # "the first build" holds the lock
         with err.open("w") as f:
-            p = subprocess.Popen(build_cmd(b, out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=f)
+            # not -q: the waiting line is a progress message, which -q leaves out
+            p = subprocess.Popen(build_cmd(b, out, quiet=False), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=f)
         deadline = time.time() + 60
         while "waiting" not in err.read_text() and time.time() < deadline and p.poll() is None:
             time.sleep(0.05)
@@ -192,8 +194,8 @@ def test_second_build_waits_for_the_first(two_versions, tmp_path):
 def test_builds_at_once_never_interleave(two_versions, tmp_path):
     a, b, refs = two_versions
     out = tmp_path / "_site"
-    procs = [subprocess.Popen(build_cmd(c, out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for c in (a, b, a, b)]
+    procs = [subprocess.Popen(build_cmd(c, out, quiet=False), cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for c in (a, b, a, b)]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert [rc for rc, _ in results] == [0, 0, 0, 0], results
     assert any("waiting" in e for _, e in results)
