@@ -223,11 +223,11 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
         return None
     _line_map(node, (), lines, 2)
     ok = True
-    for key in meta:
+    for key in meta.keys() - set(FRONT_MATTER_KEYS):
         # a near miss of a key we read is a typo whose loss would be silent (the tags, or the
         # whole experiment, missing); any other key is kept in doc.meta for the user's templates
         meant = difflib.get_close_matches(str(key), FRONT_MATTER_KEYS, n=1, cutoff=0.75)
-        if key not in FRONT_MATTER_KEYS and meant:
+        if meant:
             err(lines.get((key,), 1), f"unknown front matter key {key!r}; did you mean {meant[0]!r}?")
             ok = False
     for line, msg in guard.bad_values(meta, lines):
