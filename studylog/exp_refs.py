@@ -2,14 +2,16 @@
 
     [text](exp:NAME)              link to the experiment's page   (exp:NAME@STEP links to that step)
     ![alt](exp:NAME@STEP)         the sample grid at STEP (a snapshot step)
-    ![alt](exp:NAME/loss)         the loss chart; exp:NAME/animation the animation; ![](exp:NAME) the final grid
+    ![alt](exp:NAME/loss)         the page's loss chart (SVG); exp:NAME/animation the animation; ![](exp:NAME) the final grid
     ```experiment-card            YAML: name: NAME   (optional step: STEP)
-    ```experiment-compare         YAML: experiments: [A, B, ...]   steps: [25, 50, ...]  (optional; default: shared steps)
+    ```experiment-compare         YAML: experiments: [A, B, ...]   (optional: steps: [25, 50, ...], default shared
+                                  steps; caption: TEXT)
 
-Every unknown experiment, step or part is an error at the reference's line that lists what exists.
+Every unknown experiment, step, part or block key is an error at the reference's line that lists what exists.
 """
 from __future__ import annotations
 
+import difflib
 import re
 import xml.etree.ElementTree as etree
 
@@ -19,11 +21,12 @@ from markupsafe import escape as _escape
 from .errors import RefError
 from .exp_view import ExperimentView, Img
 from .hooks import FenceRef, Hooks, LinkRef
-from .refs import known_names_hint
 
 TARGET = re.compile(r"^(?P<name>[^@/#]+)(?:@(?P<step>[^/#]*)|/(?P<part>[^/#]*))?(?:#(?P<anchor>.*))?$")
-PARTS = {"loss": "loss_chart", "animation": "animation"}
+PARTS = ("loss", "animation")
 MAX_COMPARE_DEFAULT_STEPS = 8
+CARD_KEYS = ("name", "step")
+COMPARE_KEYS = ("caption", "experiments", "steps")
 
 
 def escape(value) -> str:
@@ -31,11 +34,26 @@ def escape(value) -> str:
     return str(_escape(value))
 
 
+def _did_you_mean(word: str, options, show=str) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(map(show, close))}?)" if close else ""
+
+
 def _view(views: dict[str, ExperimentView], name: str, where: str) -> ExperimentView:
     v = views.get(name)
     if v is None:
-        raise RefError(f"unknown experiment {name!r} in {where}; " + known_names_hint(name, views, "experiments"))
+        # the whole list sorted, the same in every message; the likely typo is named apart
+        raise RefError(f"unknown experiment {name!r} in {where}{_did_you_mean(name, views)}; "
+                       f"known experiments: {', '.join(sorted(views)) or 'none'}")
     return v
+
+
+def _check_keys(data: dict, known: tuple[str, ...], where: str) -> None:
+    """A misspelt key would be silently ignored (a card's `steps: 100` showed the final grid)."""
+    unknown = [str(k) for k in data if k not in known]
+    if unknown:
+        notes = ", ".join(repr(k) + _did_you_mean(k, known, repr) for k in unknown)
+        raise RefError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {notes}; known keys: {', '.join(known)}")
 
 
 def _step(v: ExperimentView, raw, where: str) -> int:
@@ -80,7 +98,8 @@ def link_handler(views: dict[str, ExperimentView]):
             return v.page_href + (anchor or (f"#{m['anchor']}" if m["anchor"] else ""))
         alt = ref.text or (f"{v.name} step {step}" if step is not None else v.name)
         if m["part"]:
-            img = v.files.get(PARTS[m["part"]])
+            # the loss chart is the experiment page's own (Japanese legend, dark mode), not gan's PNG
+            img = v.loss_chart_image() if m["part"] == "loss" else v.files.get("animation")
             if img is None:
                 raise RefError(f"{where}: {v.name} has no {m['part']} image (status {v.status})")
             el = _img(img, alt, cls="chart-image")
@@ -90,11 +109,18 @@ def link_handler(views: dict[str, ExperimentView]):
                 raise RefError(f"{where}: {v.name} has no sample grids yet (status {v.status})")
             el = _img(snap.img, alt, cls="grid")
         el.set("title", f"{v.name}" + (f" · step {step}" if step is not None else ""))
-        a = etree.Element("a", {"href": v.page_href + (f"#step-{shown_step}" if step is not None else ""), "class": "exp-figure"})
+        anchor = f"#step-{shown_step}" if step is not None else (f"#{m['part']}" if m["part"] else "")
+        a = etree.Element("a", {"href": v.page_href + anchor,
+                                "class": "exp-figure exp-chart" if m["part"] == "loss" else "exp-figure"})
         a.append(el)
         cap = etree.SubElement(a, "span", {"class": "cap"})
-        cap.text = f"{v.name} · step {step}" if step is not None else (
-            f"{v.name} · {m['part']}" if m["part"] else f"{v.name} · step {v.final.step}")
+        if m["part"] == "loss":   # the page's legend: which line is which
+            for css, label, tail in (("d", "D の損失", " "), ("g", "G の損失", f" · {v.name}")):
+                etree.SubElement(cap, "span", {"class": f"key {css}"}).text = label
+                cap[-1].tail = tail
+        else:
+            cap.text = f"{v.name} · step {step}" if step is not None else (
+                f"{v.name} · {m['part']}" if m["part"] else f"{v.name} · step {v.final.step}")
         return a
     return handle
 
@@ -106,6 +132,7 @@ def _line(ref: FenceRef, *path) -> int:
 def card_handler(views: dict[str, ExperimentView]):
     def handle(ref: FenceRef) -> str:
         data = ref.data if isinstance(ref.data, dict) else {}
+        _check_keys(data, CARD_KEYS, "experiment-card")
         name = data.get("name")
         if not isinstance(name, str):
             raise RefError("experiment-card needs `name: EXPERIMENT`")
@@ -131,6 +158,7 @@ def card_handler(views: dict[str, ExperimentView]):
 def compare_handler(views: dict[str, ExperimentView]):
     def handle(ref: FenceRef) -> str:
         data = ref.data if isinstance(ref.data, dict) else {}
+        _check_keys(data, COMPARE_KEYS, "experiment-compare")
         names = data.get("experiments")
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise RefError("experiment-compare needs `experiments: [NAME, NAME, ...]`")

@@ -6,6 +6,7 @@ the tables. Templates and `exp_refs` read these views; nothing here trains or im
 """
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +33,15 @@ FLAG_HELP = {
     "mode_collapse": "生成サンプルの数字の種類か特徴の多様性が、本物のデータよりずっと少なくなっています",
     "stalled": "後半の学習で品質が良くなっていません",
 }
+
+
+# The chart rules of style.css (light and dark), for a chart shown through <img>, which cannot
+# see the page's stylesheet. Keep in step with the `svg.chart` rules there.
+CHART_IMAGE_CSS = (
+    ".grid{stroke:#d8dee4;stroke-width:1}"
+    ".tick{fill:#59636e;font-size:13px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
+    ".line{fill:none;stroke-width:1.6}.line.d{stroke:#0b5cad}.line.g{stroke:#c2410c}.step-marker{display:none}"
+    "@media (prefers-color-scheme: dark){.grid{stroke:#33383e}.tick{fill:#a2a9b1}}")
 
 
 def _num(v) -> float:
@@ -262,6 +272,17 @@ class ExperimentView:
     def loss_svg(self) -> Markup:
         return self._chart([("d_loss", "D の損失", "d"), ("g_loss", "G の損失", "g")],
                            f"{self.name}: D と G の損失")
+
+    def loss_chart_image(self) -> Img | None:
+        """loss_svg() as a standalone SVG in a data: URL, for `![alt](exp:NAME/loss)` in a post:
+        an <img> keeps alt, width and height like every other image, needs no file of its own,
+        and stays out of the post's summary."""
+        if not self.records:
+            return None
+        w, h = charts.WIDTH, charts.HEIGHT
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
+               f"<style>{CHART_IMAGE_CSS}</style>{self.loss_svg()}</svg>")
+        return Img("data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii"), w, h)
 
     def acc_svg(self) -> Markup:
         return self._chart([("d_acc", "D の正解率", "d"), ("g_acc", "G の正解率", "g")],

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan.config import ConfigError, ExperimentConfig, parse_experiment
+from gan.data import DataError
 from gan.keys import result_key
 
-from .errors import BuildError, display_path
+from .errors import BuildError, ContentError, display_path
 
 # Stored statuses a build may reuse. A failed (non-finite loss) run is deterministic for its key,
 # so training it again would fail the same way; a smoke result only stands in during --smoke.
@@ -91,14 +94,60 @@ def parse(doc, errors: list[BuildError]) -> ExperimentConfig | None:
         errors.append(BuildError(display_path(doc.path), doc.line_of(()), "an experiment needs an `experiment:` mapping in its front matter"))
         return None
     try:
-        return parse_experiment(mapping, path=doc.path, line_of=doc.line_of)
+        config = parse_experiment(mapping, path=doc.path, line_of=doc.line_of)
     except ConfigError as e:
         errors.extend(BuildError(display_path(doc.path), line or doc.line_of(("experiment",)), msg) for line, msg in e.errors)
         return None
+    problems = dataset_problems(doc, config)
+    errors.extend(problems)
+    return None if problems else config
+
+
+def dataset_problems(doc, config: ExperimentConfig) -> list[BuildError]:
+    """IDX files, checked here where each has a line (the key hashes them next). A relative path
+    must stay inside the content folder, like images and links (`../../x`, or a symlink out);
+    an absolute one names an installed data set on purpose (Debian's /usr/share/datasets/...)."""
+    if not isinstance(config.dataset, dict):
+        return []
+    content = Path(doc.path).absolute().parents[doc.rel.count("/")].resolve()
+    out = []
+    for which in ("images", "labels"):
+        given, path = config.dataset["idx"][which], config.dataset_path(which)
+        relative = not Path(given).expanduser().is_absolute()
+        problem = (relative and _outside(given, path, content)) or unreadable(path)
+        if problem:
+            out.append(BuildError(display_path(doc.path), doc.line_of(("experiment", "dataset", "idx", which)), problem))
+    return out
+
+
+def unreadable(path: Path) -> str | None:
+    """Why `path` cannot be hashed as a dataset file, or None: stat and open, no read (a FIFO or
+    a device would hang the hash). Here, not in gan/: its source is part of every result key."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return f"dataset file {path} is not a regular file"
+        with open(path, "rb"):
+            return None
+    except (OSError, ValueError) as e:   # ValueError: a NUL in the path
+        return f"cannot read dataset file {path}: {getattr(e, 'strerror', None) or e}"
+
+
+def _outside(given: str, path: Path, content: Path) -> str | None:
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return f"dataset file {given!r}: cannot resolve the path (a symlink loop?)"
+    if not real.is_relative_to(content):
+        return (f"dataset file {given!r} resolves to {real}, outside the content folder; "
+                "copy it into the content folder or give its absolute path")
+    return None
 
 
 def plan(name: str, doc, config: ExperimentConfig, results_root: Path, *, smoke: bool = False) -> Plan:
-    key = result_key(config, base_dir=config.source_dir)
+    try:
+        key = result_key(config, base_dir=config.source_dir)
+    except DataError as e:   # parse() checked the files; this one changed since: still no traceback
+        raise ContentError([BuildError(display_path(doc.path), doc.line_of(("experiment", "dataset")), str(e))]) from None
     run = read_run(results_root / name)
     if run is None:
         state = "missing"
@@ -133,7 +182,6 @@ def run_plans(plans: list[Plan], results_root: Path, *, smoke: bool, quiet: bool
     todo = [p for p in plans if p.must_run]
     if not todo:
         return []
-    from gan.data import DataError
     from gan.run import run_experiment  # the only path from the site to TensorFlow
 
     done = []

@@ -1,11 +1,13 @@
 """Experiment pages, the gallery and exp: references, on stored results (no training here)."""
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -65,7 +67,7 @@ def test_reference_forms_resolve(exp_site, run_build):
     assert 'href="/studylog/experiments/ones/#step-50"' in page
     grid = [t for t in re.findall(r"<img\b[^>]*>", page) if 'src="/studylog/experiments/ones/samples/step-000050.png"' in t]
     assert grid and 'alt="50 の格子"' in grid[0] and 'width="356"' in grid[0]
-    assert 'src="/studylog/experiments/ones/loss.png"' in page
+    assert 'class="exp-figure exp-chart" href="/studylog/experiments/ones/#loss"' in page   # the SVG chart
     assert 'class="exp-card"' in page and "step 100" in page        # the card shows the final grid
     table = page[page.index('class="exp-compare"'):]
     rows = re.findall(r'<th scope="row">step (\d+)</th>(.*?)</tr>', table)
@@ -106,12 +108,40 @@ def test_experiment_page_parts(exp_site, run_build):
     assert page.count('class="chart"') == 2 and "step-marker" in page
     assert 'href="/studylog/experiments/ones/ones-losses.csv" download' in page
     assert "<summary>ステップごとの記録 (100 行)</summary>" in page
-    assert "<code>optimizer.generator.lr</code>" in page and "Model: generator" in page
+    assert "<code>optimizer.<wbr>generator.<wbr>lr</code>" in page and "Model: generator" in page
     assert 'class="badge status-fresh"' in page
     assert re.search(r'id="backlinks".*?実験の記録', page, re.S)     # backlink to the post
     assert "/static/slider.js" in page
     gallery = html(out, "experiments")
     assert gallery.count('class="card"') == 2 and "step-000100.png" in gallery
+
+
+def test_loss_reference_is_the_pages_japanese_svg_chart(exp_site, run_build):
+    # not gan's matplotlib PNG (English, white, tiny text on a phone): the experiment page's chart,
+    # as a self-contained SVG image (alt, width and height like every image; no file to copy)
+    content = exp_site({"posts/p.md": post("実験の記録", "2017-12-16", "![1 の損失の推移](exp:ones/loss)\n")})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    page, exp_page = html(out, "posts/実験の記録"), html(out, "experiments/ones")
+    fig = re.search(r'<a class="exp-figure exp-chart" href="/studylog/experiments/ones/#loss">(<img [^>]*>)(.*?)</a>', page, re.S)
+    assert fig, page
+    img, cap = fig.groups()
+    assert 'alt="1 の損失の推移"' in img and 'width="720"' in img and 'height="200"' in img
+    svg = base64.b64decode(re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', img)[1]).decode()
+    root = ElementTree.fromstring(svg)                 # a standalone SVG document: its own styles
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and "prefers-color-scheme: dark" in svg
+    lines = re.findall(r'<polyline class="line (\w)"[^>]* points="([^"]+)"', svg)
+    assert [c for c, _ in lines] == ["d", "g"] and all(pts in exp_page for _, pts in lines)
+    assert '<span class="key d">D の損失</span>' in cap and '<span class="key g">G の損失</span>' in cap
+    assert "loss.png" not in page
+
+
+def test_configuration_is_shown_whole(exp_site, run_build):
+    code, _, err, out = run_build(exp_site())
+    assert code == 0, err
+    section = html(out, "experiments/ones").split('id="config"', 1)[1].split("</section>", 1)[0]
+    assert "table-scroll" not in section          # no inner scroll box cutting it mid-row
+    assert len(re.findall(r"<tr><th scope=\"row\">", section)) > 15
 
 
 def test_every_image_has_alt_and_size_and_is_copied_once(exp_site, run_build):
