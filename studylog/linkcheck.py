@@ -2,8 +2,10 @@
 
 Every internal link must name a file of the new site: `href`, `src`, `srcset` and `poster` in
 every HTML page, `<link href>` in the Atom feed, `<loc>` in the sitemap; a `#fragment` must name
-an element id (or `<a name>`) of the target page. A broken one fails the build, reported at the
-Markdown line it came from when it came from a document's text, else at the output page's line.
+an element id (or `<a name>`) of the target page. A broken one fails the build, reported where
+the user wrote it: its Markdown line, its front-matter key, or the template override (with the
+page); only a link none of these spells is reported at a line of the new page, which a failed
+build never publishes.
 
 "Internal" means: relative, root-relative, or absolute on the site's own origin under its base
 path. Root-relative links outside the base path are broken (on GitHub Pages they would leave the
@@ -19,6 +21,7 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from html.parser import attrfind_tolerant, tagfind_tolerant   # the stdlib parser's attribute grammar
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -43,10 +46,10 @@ class _Page:
     good_targets: list[tuple[str, str]] | None = None
     unchanged: bool = False
 
-    def line(self, offset: int) -> int:
+    def load(self) -> str:
         if not self.text and self.path:
             self.text = Path(self.path).read_text(encoding="utf-8", errors="replace")
-        return self.text.count("\n", 0, offset) + 1
+        return self.text
 
 
 # A tag-level scanner (the output is ours: well-formed, attributes quoted by Jinja/Markdown), about
@@ -58,16 +61,12 @@ _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)")
 
 def scan_html(text: str) -> _Page:
     """Links and ids of a page: each wanted attribute found by one regex pass (C speed), kept
-    only when it sits inside a tag (not in text such as `href="x"` written in a code span)."""
+    only when it is an attribute of a tag (not text such as `href="x"` in a code span, nor the
+    inside of another attribute's value such as title="... href=x ...")."""
     page = _Page(text=text)
     masked = _SKIP.sub(_keep_open_tag, text) if ("<!--" in text or "<script" in text or "<style" in text
                                                   or "<textarea" in text or "<title" in text) else text
-    rfind = masked.rfind
-    for m in _ATTR.finditer(masked):
-        pos = m.start()
-        lt = rfind("<", 0, pos)
-        if lt < 0 or rfind(">", lt, pos) >= 0:
-            continue                      # in text, not in a tag
+    for m, lt in _attributes(masked):
         name = m.group(1).lower()
         value = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
         if "&" in value:
@@ -90,6 +89,42 @@ def scan_html(text: str) -> _Page:
                 if url:
                     page.links.append((sys.intern(url), lt))
     return page
+
+
+def _attributes(masked: str):
+    """(match, start of its tag) of each _ATTR match that is an attribute of a tag, not text
+    nor the inside of another attribute's value."""
+    search, rfind, find = _ATTR.search, masked.rfind, masked.find
+    parsed: dict[int, set[int]] = {}    # tag start -> where its attribute names start
+    m = search(masked)
+    while m is not None:
+        pos = m.start(1)
+        lt = rfind("<", 0, pos)
+        if lt < 0:
+            real = False
+        elif find("'", lt, pos) < 0 and find(">", lt, pos) < 0:
+            # the common case, decided without parsing: with only "-quoted values before it (and
+            # bare values, which cannot hold a quote), it is inside a value iff the quotes are odd
+            real = masked.count('"', lt, pos) % 2 == 0
+        else:
+            real = pos in _attribute_starts(masked, lt, parsed)
+        if real:
+            yield m, lt
+        # a false match may have run over a real attribute (title="x src=" href="y"): look again
+        m = search(masked, m.end() if real else pos)
+
+
+def _attribute_starts(text: str, lt: int, parsed: dict[int, set[int]]) -> set[int]:
+    """Where the attribute names of the tag at `lt` start, parsed as html.parser does."""
+    starts = parsed.get(lt)
+    if starts is None:
+        starts = parsed[lt] = set()
+        m = tagfind_tolerant.match(text, lt + 1)
+        k = m.end() if m else len(text)
+        while (a := attrfind_tolerant.match(text, k)) is not None:
+            starts.add(a.start(1))
+            k = a.end()
+    return starts
 
 
 def _keep_open_tag(m) -> str:
@@ -148,7 +183,7 @@ def _save(cache: Path, entries: dict) -> None:
         pass                 # a cache only: the next build scans again
 
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3     # 3: attribute values are no longer scanned for links
 
 
 def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = None) -> dict[str, _Page]:
@@ -200,8 +235,9 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
     origin = urlsplit(urls.origin)
     present: set[str] = set()      # every file ("a/b.png") and folder ("a/") of the tree
     pages = scan_tree(root, cache, present)
-    docs = {output_file(p.path): p.doc for p in site.pages_out if p.doc is not None}
+    made_by = {output_file(p.path): p for p in site.pages_out}
     errors: list[BuildError] = []
+    overrides: list[tuple[Path, str]] | None = None   # content/templates/, read on the first need
 
     def resolve(url: str, page_rel: str) -> tuple[str | None, str, str | None]:
         """-> (output file relative to root or None if external, fragment, problem)."""
@@ -235,16 +271,35 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
             return None, "", f"no such file in the site: /{rel}"
         return rel, unquote(parts.fragment), None
 
-    def report(page_rel: str, line: int, url: str, problem: str) -> None:
+    def report(page_rel: str, page: _Page, broken: list[tuple[int, str, str]]) -> None:
+        """A page's broken links [(index in page.links, url, problem)], each at what the user
+        wrote: the Markdown line, the front-matter key, or the page and the template override
+        (not the new page's line: a failed build never publishes it)."""
+        nonlocal overrides
         where = display_path(shown / page_rel)
-        doc = docs.get(page_rel)
-        if doc is not None:
-            src_line = _source_line(doc, url)
-            if src_line:
-                errors.append(BuildError(display_path(doc.path), src_line,
-                                         f"broken link {url!r} (in {where}): {problem}"))
-                return
-        errors.append(BuildError(where, line, f"broken link {url!r}: {problem}"))
+        made = made_by.get(page_rel)
+        doc = made.doc if made is not None else None
+        lines = _body_lines(page, doc) if doc is not None else {}
+        for i, url, problem in broken:
+            if i in lines:
+                errors.append(BuildError(display_path(doc.path), lines[i], f"broken link {url!r} (in {where}): {problem}"))
+                continue
+            key = _front_matter_key(doc.meta, url) if doc is not None else None
+            if key is not None:
+                errors.append(BuildError(display_path(doc.path), doc.line_of(key), f"broken link {url!r} "
+                                         f"(in {where}, from front matter {'.'.join(map(str, key))!r}): {problem}"))
+                continue
+            if made is not None:
+                if overrides is None:
+                    overrides = _template_texts(site.config.content_dir / "templates")
+                source = _template_source(overrides, made.template, url)
+                if source:
+                    errors.append(BuildError(where, 1, f"broken link {url!r}: {problem} ({source})"))
+                    continue
+            # spelled by nothing the user wrote (a hand-edited page; a post's link an accumulated
+            # list repeats, reported at the post too): the new page's own line is the lead left
+            errors.append(BuildError(where, page.load().count("\n", 0, page.links[i][1]) + 1,
+                                     f"broken link {url!r}: {problem}"))
 
     seen: dict = {}   # resolved links: most pages share the nav, tag and static links
     entries = cache_entries.pop(cache, None) if cache is not None else None
@@ -258,13 +313,13 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
             if entries is not None:
                 entries[page_rel][3] = page.good_targets
             continue
-        n_errors = len(errors)
+        broken: list[tuple[int, str, str]] = []
         targets: list[tuple[str, str]] = []
         here = _page_url_path(page_rel)
-        for url, offset in page.links:
+        for i, (url, _) in enumerate(page.links):
             if url.startswith("#") and len(url) > 1:   # fast path: an anchor on this page
                 if unquote(url[1:]) not in page.ids:
-                    report(page_rel, page.line(offset), url, f"no element with id {unquote(url[1:])!r} on this page")
+                    broken.append((i, url, f"no element with id {unquote(url[1:])!r} on this page"))
                 continue
             key = (here, url) if not url.startswith(("/", "http:", "https:")) else url
             hit = seen.get(key)
@@ -272,15 +327,17 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
                 hit = seen[key] = resolve(url, here)
             target, frag, problem = hit
             if problem:
-                report(page_rel, page.line(offset), url, problem)
+                broken.append((i, url, problem))
             elif target and frag and target.endswith(".html"):
                 ids = pages[target].ids if target in pages else set()
                 if frag not in ids:
-                    report(page_rel, page.line(offset), url, f"no element with id {frag!r} on /{target}")
+                    broken.append((i, url, f"no element with id {frag!r} on /{target}"))
                 targets.append((target, frag))
             elif target:
                 targets.append((target, ""))
-        if entries is not None and len(errors) == n_errors:
+        if broken:
+            report(page_rel, page, broken)
+        elif entries is not None:
             entries[page_rel][3] = (ident, list(dict.fromkeys(targets)))
     if entries is not None:
         _save(cache, entries)
@@ -308,18 +365,93 @@ def _page_url_path(page_rel: str) -> str:
     return page_rel[: -len("index.html")] if page_rel.endswith("index.html") else page_rel
 
 
-def _source_line(doc, url: str) -> int | None:
-    """The line of the Markdown text a link in the document's page came from, if it is there."""
-    body = doc.body or ""
-    candidates = [url, unquote(url)]
-    frag = urlsplit(url).fragment
-    if frag:
-        candidates += ["#" + frag, "#" + unquote(frag)]
-    for c in candidates:
-        pos = body.find("(" + c) if ("(" + c) in body else body.find(c)
-        if pos >= 0 and c:
-            return doc.body_line + body.count("\n", 0, pos)
+# A link as written: between the delimiters of a Markdown link, a reference definition, an
+# autolink or an HTML attribute. A link the renderer rewrote (post:NAME#x, other.md#x) is found
+# by its #fragment right after the target's name (_REWRITTEN).
+_OPEN, _CLOSE = r"(?<![^(<\"'=\s])", r"(?![^)>\"'\s,])"
+_REWRITTEN = r"(?<=[^(<\"'=\s])"
+# code blocks and spans: a link written there is shown, not made
+_CODE = re.compile(r"^[ \t>]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t>]*\1|(`+)[^`\n](?:[^\n]*?[^`\n])?\2(?!`)", re.M | re.S)
+
+
+def _body_lines(page: _Page, doc) -> dict[int, int]:
+    """The Markdown line of each link of `page` that came from the document's body (the part of
+    the page that is `doc.html`). The HTML keeps the Markdown's order of links, so each link
+    takes the next unused occurrence of its text, or of its #fragment, in the Markdown; a link
+    the Markdown does not spell (made by a fence) gets the line of the link before it."""
+    text, html, body = page.load(), doc.html, _CODE.sub(_blank, doc.body or "")
+    start = text.find(html) if html else -1
+    end = start + len(html)
+    cursors: dict[tuple[str, str], int] = {}
+    lines: dict[int, int] = {}
+    line = doc.body_line
+    for i, (url, offset) in enumerate(page.links):
+        if start >= 0 and not start <= offset < end:
+            continue                        # around the body: the template's
+        pos = _next_occurrence(body, url, cursors)
+        if pos is not None:
+            line = doc.body_line + body.count("\n", 0, pos)
+        if pos is not None or start >= 0:
+            lines[i] = line
+    return lines
+
+
+def _blank(m) -> str:
+    return re.sub(r"[^\n]", " ", m.group(0))
+
+
+def _next_occurrence(body: str, url: str, cursors: dict[tuple[str, str], int]) -> int | None:
+    """Where in `body` the link was written: the next occurrence after the last one taken
+    (`cursors`: by the link's text, or by its fragment for a rewritten link)."""
+    frag = url.partition("#")[2]
+    rewritten = {"#" + frag, "#" + unquote(frag)} if frag and not url.startswith("#") else set()
+    for key, texts, before in ((("=", url), {url, unquote(url), htmllib.escape(url, quote=False)}, _OPEN),
+                               (("#", frag), rewritten, _REWRITTEN)):
+        if not texts:
+            continue
+        alternatives = "|".join(map(re.escape, sorted(texts, key=len, reverse=True)))
+        pattern = re.compile(f"{before}(?:{alternatives}){_CLOSE}")
+        m = pattern.search(body, cursors.get(key, 0))
+        if m is not None:
+            cursors[key] = m.end()
+            return m.start()
+        m = pattern.search(body)          # more links than it was written: its first place
+        if m is not None:
+            return m.start()
     return None
+
+
+def _front_matter_key(value, url: str, path: tuple = ()) -> tuple | None:
+    """The key path of the front-matter value a template made this link of (the link is the
+    value, or starts or ends with it), if any."""
+    if isinstance(value, (dict, list)):
+        for k, v in value.items() if isinstance(value, dict) else enumerate(value):
+            found = _front_matter_key(v, url, path + (k,))
+            if found is not None:
+                return found
+        return None
+    v = value.strip() if isinstance(value, str) else ""
+    if v and (v in (url, unquote(url)) or len(v) > 2 and (url.startswith(v) or url.endswith(v))):
+        return path
+    return None
+
+
+def _template_texts(folder: Path) -> list[tuple[Path, str]]:
+    """The template overrides of the content folder."""
+    return [(f, f.read_text(encoding="utf-8", errors="replace"))
+            for f in sorted(folder.rglob("*.html"))] if folder.is_dir() else []
+
+
+def _template_source(overrides: list[tuple[Path, str]], name: str, url: str) -> str | None:
+    """Where an override spells `url` (the page's own template first), else the page's own
+    template when it is overridden (the link was built by an expression), else None."""
+    pattern = re.compile(f"{_OPEN}{re.escape(url)}{_CLOSE}")
+    own = [f for f, _ in overrides if f.name == name]
+    for f, text in sorted(overrides, key=lambda t: t[0].name != name):
+        m = pattern.search(text)
+        if m is not None:
+            return f"from template {display_path(f)}:{text.count(chr(10), 0, m.start()) + 1}"
+    return f"on a page of template {display_path(own[0])}" if own else None
 
 
 def check_links(site, tree: Path, out: Path) -> None:
