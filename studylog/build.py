@@ -169,7 +169,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 writer.link(rel, cache.out / rel)
             elif o.kind == "page":
                 todo_pages.append(o.value)
-        _, page_errors = render_pages(site, writer, opts.jobs, todo_pages, cache.dir / "jinja")
+        _, page_errors, scanned = render_pages(site, writer, opts.jobs, todo_pages, cache.dir / "jinja")
         if page_errors:
             raise ContentError(sorted(set(page_errors)))
         lap("pages")
@@ -196,7 +196,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 search_sigs = cache.record_search(None if warning else skey, writer.tmp, search.BUNDLE)
                 quick = quick and not warning
             lap("search")
-        check_links(site, writer.tmp, out)   # nothing broken is published
+        check_links(site, writer.tmp, out, scanned)   # nothing broken is published
         lap("linkcheck")
         cache.record_outputs(writer.tmp, outputs)
         cache.will_swap()
@@ -282,13 +282,14 @@ def plan_outputs(site: Site, cache: BuildCache, copies: dict[str, Path]) -> dict
 
 
 def render_pages(site: Site, writer, jobs: int | None = None, indices: list[int] | None = None,
-                 template_cache: Path | None = None) -> tuple[int, list[BuildError]]:
+                 template_cache: Path | None = None) -> tuple[int, list[BuildError], dict[str, tuple]]:
     """Render planned pages (all, or those at `indices`) and hand them to the writer
-    (in workers when there are many)."""
+    (in workers when there are many). Also returns each page's links and ids, scanned for the
+    link check where the html is at hand (in the worker, not read back from disk)."""
     pages = site.pages_out
     indices = list(range(len(pages))) if indices is None else list(indices)
     if not indices:
-        return 0, []
+        return 0, [], {}
     env = render.environment(site, template_cache)
     n_jobs = _jobs(jobs, len(indices))
     if n_jobs > 1:
@@ -299,23 +300,30 @@ def render_pages(site: Site, writer, jobs: int | None = None, indices: list[int]
                 v.warm()
         n = n_jobs * 4
         chunks = [indices[i::n] for i in range(n)]
-        errors = [e for part in _fork_map(_page_chunk, (pages, env, writer), chunks, n_jobs) for e in part]
+        errors, scanned = [], {}
+        for part_errors, part_scanned in _fork_map(_page_chunk, (pages, env, writer), chunks, n_jobs):
+            errors += part_errors
+            scanned.update(part_scanned)
     else:
-        errors = _render_some((pages, env, writer), indices)
-    return len(indices), errors
+        errors, scanned = _render_some((pages, env, writer), indices)
+    return len(indices), errors, scanned
 
 
-def _render_some(state, indices) -> list[BuildError]:
+def _render_some(state, indices) -> tuple[list[BuildError], dict[str, tuple]]:
+    from .linkcheck import scan_html
     pages, env, writer = state
-    errors = []
+    errors, scanned = [], {}
     for i in indices:
         try:
             html = render.render_page(env, pages[i])
         except Exception as e:  # jinja2 errors, or a handler's bug surfacing in a template
             errors.append(render.template_error(e, pages[i]))
             continue
-        writer.put(output_file(pages[i].path), html.encode())
-    return errors
+        rel = output_file(pages[i].path)
+        writer.put(rel, html.encode())
+        page = scan_html(html)
+        scanned[rel] = (page.links, page.ids)
+    return errors, scanned
 
 
 # --- parallel stages (fork: workers inherit the site, hooks and handlers; results come back) ---
@@ -352,17 +360,26 @@ def _reporting(args):
     return fn(items), manifest.take_recorded()
 
 
-def _page_chunk(indices: list[int]) -> list[BuildError]:
+def _page_chunk(indices: list[int]) -> tuple[list[BuildError], dict[str, tuple]]:
     return _render_some(_STATE, indices)
 
 
-def _markdown_chunk(indices: list[int]) -> list[Rendered]:
+def _markdown_chunk(indices: list[int]) -> tuple[list[Rendered], dict]:
     global _RENDERER
     docs, hooks, ctx = _STATE
     if _RENDERER is None:
         from .markdown import MarkdownRenderer
         _RENDERER = MarkdownRenderer(hooks, ctx)
-    return [_RENDERER.render(docs[i]) for i in indices]
+    out = [_RENDERER.render(docs[i]) for i in indices]
+    # a diary's listed sections, read from its html here, in parallel, while the html is at
+    # hand (accumulate.raw_entries keeps them by the html's hash; the parent merges them)
+    sections = tuple(sec for sec, _ in ctx.site.config.lists)
+    before = set(accumulate.SECTIONS)
+    for i, r in zip(indices, out):
+        if docs[i].kind == "post" and r.html:
+            for sec in sections:
+                accumulate.raw_entries(r.html, sec, sections)
+    return out, {k: v for k, v in accumulate.SECTIONS.items() if k not in before}
 
 
 def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | None,
@@ -388,9 +405,10 @@ def render_markdown(site: Site, hooks: Hooks, ctx: RenderContext, jobs: int | No
         # interleaved chunks balance long and short documents across workers
         n = n_jobs * 4
         chunks = [todo[i::n] for i in range(n)]
-        for idx, part in zip(chunks, _fork_map(_markdown_chunk, (docs, hooks, ctx), chunks, n_jobs)):
+        for idx, (part, sections) in zip(chunks, _fork_map(_markdown_chunk, (docs, hooks, ctx), chunks, n_jobs)):
             for i, r in zip(idx, part):
                 out[i] = r
+            accumulate.SECTIONS.update(sections)
     else:
         from .markdown import MarkdownRenderer
         renderer = MarkdownRenderer(hooks, ctx)

@@ -172,12 +172,12 @@ def _load(cache: Path | None) -> dict:
         return {}
 
 
-def _save(cache: Path, entries: dict) -> None:
+def _save(cache: Path, entries: dict, xml: dict) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            pickle.dump({"version": CACHE_VERSION, "pages": entries}, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump({"version": CACHE_VERSION, "pages": entries, "xml": xml}, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, cache)
     except OSError:
         pass                 # a cache only: the next build scans again
@@ -186,11 +186,15 @@ def _save(cache: Path, entries: dict) -> None:
 CACHE_VERSION = 3     # 3: attribute values are no longer scanned for links
 
 
-def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = None) -> dict[str, _Page]:
+def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = None,
+              scanned: dict[str, tuple] | None = None) -> dict[str, _Page]:
     """Every page's links and ids. With `cache`, a page whose file is the same (inode, size,
-    mtime: an incremental build links unchanged pages into the new tree) is not read again.
+    mtime: an incremental build links unchanged pages into the new tree) is not read again;
+    nor is one in `scanned` ({rel: (links, ids)}: scanned by the worker that rendered it).
     `present` receives the relative path of every file and folder of the tree."""
-    old = _load(cache).get("pages", {})
+    scanned = scanned or {}
+    data = _load(cache)
+    old = data.get("pages", {})
     pages: dict[str, _Page] = {}
     entries = {}
     root_s = str(root)
@@ -208,7 +212,9 @@ def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = 
             st = os.stat(f)
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
             hit = old.get(rel)
-            if hit is not None and hit[0] == key:
+            if rel in scanned:         # rendered this build: what the worker saw is the file
+                page = _Page(*scanned[rel], path=f)
+            elif hit is not None and hit[0] == key:
                 page = _Page(hit[1], hit[2], path=f, good_targets=hit[3], unchanged=True)
             else:
                 with open(f, encoding="utf-8", errors="replace") as fh:
@@ -218,13 +224,16 @@ def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = 
             entries[rel] = [key, page.links, page.ids, None]
     if cache is not None:
         cache_entries[cache] = entries      # check() fills in the good targets, then saves
+        cache_xml[cache] = data.get("xml", {})
     return pages
 
 
 cache_entries: dict[Path, dict] = {}
+cache_xml: dict[Path, dict] = {}     # the feed's and the sitemap's verdicts, by file
 
 
-def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None = None) -> list[BuildError]:
+def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None = None,
+          scanned: dict[str, tuple] | None = None) -> list[BuildError]:
     """Every broken internal link of the site written under `root` (the new tree before the
     swap). `shown_as`: the folder the errors name (the real output folder); `cache`: a file
     that remembers each page's links by (inode, size, mtime) between builds."""
@@ -234,7 +243,7 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
     prefix = urls.prefix
     origin = urlsplit(urls.origin)
     present: set[str] = set()      # every file ("a/b.png") and folder ("a/") of the tree
-    pages = scan_tree(root, cache, present)
+    pages = scan_tree(root, cache, present, scanned)
     made_by = {output_file(p.path): p for p in site.pages_out}
     errors: list[BuildError] = []
     overrides: list[tuple[Path, str]] | None = None   # content/templates/, read on the first need
@@ -339,13 +348,21 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
             report(page_rel, page, broken)
         elif entries is not None:
             entries[page_rel][3] = (ident, list(dict.fromkeys(targets)))
-    if entries is not None:
-        _save(cache, entries)
+    old_xml = cache_xml.pop(cache, {}) if cache is not None else {}
+    xml = {}
     for kind in ("feed", "sitemap"):
         rel = urls.path_of(kind)
         f = root / rel
-        if not f.is_file():
+        try:
+            st = os.stat(f)
+        except OSError:
             continue
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, ident)
+        hit = old_xml.get(rel)
+        if hit is not None and hit[0] == key and all(t in present for t in hit[1]):
+            xml[rel] = hit           # the same file, all good last time, every target still here
+            continue
+        n_errors, targets = len(errors), []
         for url, line in _xml_links(f):
             if url.startswith("\0"):
                 errors.append(BuildError(display_path(shown / rel), line, url[1:]))
@@ -357,6 +374,12 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
                     urlsplit(url).netloc.lower() != origin.netloc.lower():
                 errors.append(BuildError(display_path(shown / rel), line,
                                          f"link {url!r} is not on the site's own origin {urls.origin}"))
+            elif target:
+                targets.append(target)
+        if len(errors) == n_errors:
+            xml[rel] = (key, sorted(set(targets)))
+    if entries is not None:
+        _save(cache, entries, xml)
     return sorted(set(errors))
 
 
@@ -454,10 +477,11 @@ def _template_source(overrides: list[tuple[Path, str]], name: str, url: str) -> 
     return f"on a page of template {display_path(own[0])}" if own else None
 
 
-def check_links(site, tree: Path, out: Path) -> None:
+def check_links(site, tree: Path, out: Path, scanned: dict[str, tuple] | None = None) -> None:
     """The build's gate: raise ContentError naming every broken internal link of `tree`."""
     from .errors import ContentError
     out = Path(out).absolute()
-    errors = check(tree, site, shown_as=out, cache=out.parent / ".studylog-cache" / out.name / "linkcheck.pickle")
+    errors = check(tree, site, shown_as=out, cache=out.parent / ".studylog-cache" / out.name / "linkcheck.pickle",
+                   scanned=scanned)
     if errors:
         raise ContentError(errors)

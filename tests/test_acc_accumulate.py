@@ -321,3 +321,21 @@ def test_a_diary_counts_its_own_sections_as_the_lists_do(make_content, tmp_path)
         assert [(r.section, r.slug, n) for r, n in own] == [(l.section, l.slug, n) for l, n in acc.lists_of(d)]
     counts = {d.title: [n for _, n in OwnSections(d, tuple(site.config.lists)).lists_of(d)] for d in site.posts}
     assert counts == {"週 1": [2, 1], "週 2": [1], "週 3": []}
+
+
+def test_parallel_build_reads_sections_in_the_workers(make_content, sample_files, tmp_path, monkeypatch):
+    # the section tree is built where the html was rendered; the parent only merges the entries
+    from studylog import accumulate
+    from studylog.build import BuildOptions, build
+    calls = []
+    real = accumulate.htmltree.parse
+    parent = __import__("os").getpid()
+    monkeypatch.setattr(accumulate.htmltree, "parse",
+                        lambda s: (calls.append(s[:80]) if __import__("os").getpid() == parent else None) or real(s))
+    from fake_results import fake_all
+    content = make_content(sample_files)
+    fake_all(content, tmp_path / "results")     # nothing trains (a build that trained renders serially)
+    result = build(BuildOptions(content=content, out=tmp_path / "o", quiet=True, search=False, jobs=2,
+                                results=tmp_path / "results"))
+    assert calls == []
+    assert result.site.extra["accumulated"].lists["reading"].entries      # and the lists were gathered

@@ -140,3 +140,19 @@ def test_a_link_shown_in_code_is_not_where_the_broken_link_was_written(make_cont
     assert code == 1
     assert re.search(r"posts/hello\.md:11: broken link '#nope'", err), err
     assert len(_errors(err)) == 1
+
+
+def test_cached_feed_and_sitemap_verdicts_never_hide_a_missing_target(make_content, run_build, tmp_path):
+    # an unchanged sitemap is not resolved again, unless a page it lists is gone
+    from studylog.build import BuildOptions, build
+    from studylog.linkcheck import check
+    content = make_content({"posts/a.md": post("a", "2017-12-01"), "posts/b.md": post("b", "2017-12-02")})
+    site = build(BuildOptions(content=content, out=tmp_path / "o", quiet=True, search=False)).site
+    cache = tmp_path / "lc.pickle"
+    assert check(tmp_path / "o", site, cache=cache) == []
+    assert check(tmp_path / "o", site, cache=cache) == []         # the cached verdicts
+    gone = next((tmp_path / "o" / "posts").iterdir())
+    (gone / "index.html").unlink()
+    errors = [str(e) for e in check(tmp_path / "o", site, cache=cache)]
+    assert any("sitemap.xml" in e and "no such file in the site" in e for e in errors), errors
+    assert any("feed.xml" in e and "no such file in the site" in e for e in errors), errors
