@@ -113,20 +113,27 @@ def split_front_matter(text: str) -> tuple[str | None, str, int]:
     return "", "", -1  # opened but never closed
 
 
-def _line_map(node, prefix: tuple, out: dict, first_line: int) -> None:
-    """Record the line of every mapping key / sequence item (yaml marks are 0-based)."""
+def _line_map(node, prefix: tuple, out: dict, first_line: int, twice: list | None = None) -> None:
+    """Record the line of every mapping key / sequence item (yaml marks are 0-based), and in
+    `twice` each key a mapping gives again [(key, its line, the first line)]: YAML keeps the
+    last silently (a second `draft: false` would publish a draft)."""
     import yaml
     if isinstance(node, yaml.MappingNode):
+        seen: dict = {}
         for key_node, value_node in node.value:
             key = key_node.value
             path = prefix + (key,)
-            out.setdefault(path, key_node.start_mark.line + first_line)
-            _line_map(value_node, path, out, first_line)
+            line = key_node.start_mark.line + first_line
+            if isinstance(key, str) and key in seen and twice is not None:
+                twice.append((key, line, seen[key]))
+            seen.setdefault(key, line) if isinstance(key, str) else None
+            out.setdefault(path, line)
+            _line_map(value_node, path, out, first_line, twice)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             path = prefix + (i,)
             out.setdefault(path, item.start_mark.line + first_line)
-            _line_map(item, path, out, first_line)
+            _line_map(item, path, out, first_line, twice)
 
 
 def parse_date(value: Any, tz: ZoneInfo) -> tuple[dt.datetime, bool] | None:
@@ -221,12 +228,16 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
     if not isinstance(meta, dict):
         err(2, f"front matter must be a mapping of 'key: value' lines, not {type(meta).__name__}")
         return None
-    _line_map(node, (), lines, 2)
+    twice: list = []
+    _line_map(node, (), lines, 2, twice)
     ok = True
+    for key, line, first in twice:
+        err(line, f"{key!r} given twice (first at line {first}); keep one")
+        ok = False
     for key in meta.keys() - set(FRONT_MATTER_KEYS):
-        # a near miss of a key we read is a typo whose loss would be silent (the tags, or the
-        # whole experiment, missing); any other key is kept in doc.meta for the user's templates
-        meant = difflib.get_close_matches(str(key), FRONT_MATTER_KEYS, n=1, cutoff=0.75)
+        # a near miss of a key we read (tagz, DRAFT) is a typo whose loss would be silent (the
+        # tags, or the whole experiment, missing); any other key stays in doc.meta for templates
+        meant = difflib.get_close_matches(str(key).lower(), FRONT_MATTER_KEYS, n=1, cutoff=0.75)
         if meant:
             err(lines.get((key,), 1), f"unknown front matter key {key!r}; did you mean {meant[0]!r}?")
             ok = False
@@ -244,14 +255,21 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
     title = str(title).strip() if ok else ""
 
     date, has_time = None, False
-    if "date" in meta and meta["date"] is not None:
-        parsed = parse_date(meta["date"], tz)
-        if parsed is None:
-            err(lines[("date",)], f"unparseable date {meta['date']!r}: use YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+09:00]")
+    for key in ("date", "updated"):
+        if meta.get(key) is None:
+            continue
+        try:
+            parsed = parse_date(meta[key], tz)
+        except OverflowError:
+            err(lines[(key,)], f"{key} {meta[key]!s} is out of range: years 1 to 9999 in the site's timezone")
             ok = False
-        else:
+            continue
+        if parsed is None:
+            err(lines[(key,)], f"unparseable date {meta[key]!r}: use YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+09:00]")
+            ok = False
+        elif key == "date":
             date, has_time = parsed
-    elif kind == "post":
+    if meta.get("date") is None and kind == "post":
         err(lines.get(("title",), 1), "a post needs a 'date'")
         ok = False
 
@@ -261,7 +279,11 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
     if not isinstance(tags, list) or not all(isinstance(t, (str, int)) for t in tags):
         err(lines.get(("tags",), 1), "'tags' must be a list of words")
         ok, tags = False, []
-    tags = tuple(dict.fromkeys(str(t).strip() for t in tags if str(t).strip() and tag_slug(str(t))))
+    spelled: dict[str, str] = {}      # one chip per tag: ＧＡＮ and gan are one tag (tag_slug)
+    for t in (str(t).strip() for t in tags):
+        if t and tag_slug(t):
+            spelled.setdefault(tag_slug(t), t)
+    tags = tuple(spelled.values())
 
     slug_src = meta.get("slug")
     if slug_src is not None:

@@ -188,3 +188,40 @@ def test_misspelt_front_matter_key_is_an_error(tmp_path, rel, key, meant):
 def test_other_front_matter_keys_are_kept_for_templates(tmp_path):
     doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\ndate: 2017-12-04\nmood: 晴れ\n---\nbody\n")
     assert errors == [] and doc.meta["mood"] == "晴れ"
+
+
+@pytest.mark.parametrize("lines, line, key", [
+    ("draft: true\ndraft: false", 5, "draft"),            # the post was published, silently
+    ("tags: [a]\ntitle2: x\ntags: [b]", 6, "tags"),
+    ("experiment: {steps: 10, steps: 20}", 4, "steps"),
+])
+def test_a_key_given_twice_is_an_error_at_its_second_line(tmp_path, lines, line, key):
+    doc, errors = parse(tmp_path, "posts/a.md", f"---\ntitle: x\ndate: 2017-12-04\n{lines}\n---\nbody\n")
+    assert doc is None
+    assert any(e.line == line and f"{key!r} given twice" in e.message for e in errors), errors
+
+
+@pytest.mark.parametrize("key", ["DRAFT", "TAGS", "Title"])
+def test_known_keys_in_other_case_are_errors(tmp_path, key):
+    # DRAFT: true was ignored and the draft went public
+    doc, errors = parse(tmp_path, "posts/a.md", f"---\ntitle: x\ndate: 2017-12-04\n{key}: true\n---\nbody\n")
+    assert doc is None
+    only_error(errors, 4, f"unknown front matter key {key!r}; did you mean {key.lower()!r}?")
+
+
+@pytest.mark.parametrize("value", ["9999-12-31 23:59 -12:00", "0001-01-01 00:00 +09:00"])
+def test_dates_past_the_calendar_edge_are_errors(tmp_path, value):
+    doc, errors = parse(tmp_path, "posts/a.md", f"---\ntitle: x\ndate: {value}\n---\nbody\n")
+    assert doc is None
+    only_error(errors, 3, "out of range")
+
+
+def test_an_unparseable_updated_is_an_error(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\ndate: 2017-12-04\nupdated: 2017-13-01\n---\nbody\n")
+    assert doc is None
+    only_error(errors, 4, "unparseable date '2017-13-01'")
+
+
+def test_spellings_of_one_tag_are_one_chip(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\ndate: 2017-12-04\ntags: [ＧＡＮ, gan, GAN, 日記]\n---\nbody\n")
+    assert errors == [] and doc.tags == ("ＧＡＮ", "日記")
