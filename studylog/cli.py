@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None, setup=()) -> int:
         print(f"build.py: error: {os_error_message(e, args.out)}; {args.out} left unchanged", file=sys.stderr)
         return EXIT_CONTENT
     except KeyboardInterrupt:
-        print(f"build.py: interrupted; {args.out} left unchanged (training resumes from its checkpoint)",
-              file=sys.stderr)
+        trained = "gan.train" in sys.modules      # only then is there a checkpoint to speak of
+        print(f"build.py: interrupted; {args.out} left unchanged"
+              + (" (training resumes from its checkpoint)" if trained else ""), file=sys.stderr)
         return 130
     if not args.quiet:
         s = result.summary
