@@ -281,7 +281,10 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
         ok, tags = False, []
     spelled: dict[str, str] = {}      # one chip per tag: ＧＡＮ and gan are one tag (tag_slug)
     for t in (str(t).strip() for t in tags):
-        if t and tag_slug(t):
+        if t and not tag_slug(t):
+            err(lines.get(("tags",), 1), f"tag {t!r} has no letters or digits (it would have no page)")
+            ok = False
+        elif t:
             spelled.setdefault(tag_slug(t), t)
     tags = tuple(spelled.values())
 
@@ -306,6 +309,10 @@ def parse_document(path: Path, content_dir: Path, tz: ZoneInfo, errors: list[Bui
     draft = meta.get("draft", False)
     if not isinstance(draft, bool):
         err(lines[("draft",)], "'draft' must be true or false")
+        ok = False
+    if kind != "experiment" and "experiment" in meta:
+        err(lines[("experiment",)], "an experiment: mapping belongs in a file under content/experiments/; "
+                                    "here it would be ignored")
         ok = False
     if kind == "experiment" and "experiment" in meta and not isinstance(meta["experiment"], dict):
         err(lines[("experiment",)], "'experiment' must be a mapping")

@@ -225,3 +225,16 @@ def test_an_unparseable_updated_is_an_error(tmp_path):
 def test_spellings_of_one_tag_are_one_chip(tmp_path):
     doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\ndate: 2017-12-04\ntags: [ＧＡＮ, gan, GAN, 日記]\n---\nbody\n")
     assert errors == [] and doc.tags == ("ＧＡＮ", "日記")
+
+
+def test_a_tag_of_only_symbols_is_an_error(tmp_path):
+    # it vanished: no chip, no page, no message
+    doc, errors = parse(tmp_path, "posts/a.md", '---\ntitle: x\ndate: 2017-12-04\ntags: [ok, "?"]\n---\nbody\n')
+    assert doc is None
+    only_error(errors, 4, "tag '?' has no letters or digits")
+
+
+def test_an_experiment_mapping_in_a_post_is_an_error(tmp_path):
+    doc, errors = parse(tmp_path, "posts/a.md", "---\ntitle: x\ndate: 2017-12-04\nexperiment: {steps: 5}\n---\nbody\n")
+    assert doc is None
+    only_error(errors, 4, "content/experiments/")
