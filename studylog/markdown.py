@@ -78,7 +78,7 @@ class _RefProcessor(Treeprocessor):
         hooks = self.renderer.hooks
         if m and m.group(1) in hooks.links:
             scheme, target = m.group(1), m.group(2)
-            line = state.line_of(f"({value}") if f"({value}" in state.doc.body else state.line_of(value)
+            line = state.line_of_ref(value)
             text = el.get("alt", "") if is_image else "".join(el.itertext())
             ref = LinkRef(scheme, target, is_image, text, state.doc, line, state.ctx, el.get("title"))
             try:
@@ -95,7 +95,7 @@ class _RefProcessor(Treeprocessor):
             else:
                 el.set(attr, str(result))
         elif not _EXTERNAL.match(value):
-            line = state.line_of(f"({value}") if f"({value}" in state.doc.body else state.line_of(value)
+            line = state.line_of_ref(value)
             n_errors = len(state.errors)
             _local_file(el, attr, value, is_image, state, line)
             if len(state.errors) == n_errors:

@@ -32,6 +32,27 @@ class Rendered:
     deps: list[tuple] = field(default_factory=list)
 
 
+# code fences (at any depth: superfences) and code spans: a reference written there is shown, not made
+_CODE = re.compile(r"^[ \t>]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t>]*\1|(?<![`\\])(`+)(?!`)(?:(?!\n[ \t>]*\n).)+?(?<!`)\2(?!`)", re.M | re.S)
+# Python-Markdown's placeholder for a backslash-escaped character (\x02 code \x03) in a target
+_STASHED = re.compile("\x02(\\d+)\x03")
+_PUNCT = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def _blank(m) -> str:
+    return re.sub(r"[^\n]", " ", m.group(0))
+
+
+def _ref_patterns(value: str) -> list[tuple[str, re.Pattern]]:
+    """Where a target may be written: inline `(value ...)` first, then a reference definition."""
+    # each punctuation character may be backslash-escaped in the source
+    spelled = "".join(("\\\\?" + re.escape(c)) if c in _PUNCT else re.escape(c) for c in value)
+    target = rf"(?P<target><{spelled}>|{spelled}(?![^\s)]))"
+    title = r"""(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?"""
+    return [("inline", re.compile(rf"\]\(\s*{target}{title}\s*\)")),
+            ("definition", re.compile(rf"^[ \t>]*\[[^\]\n]+\]:[ \t]*{target}(?=\s|$)", re.M))]
+
+
 class _State:
     """Per-document state shared by the tree processor and fence formatters."""
 
@@ -42,6 +63,7 @@ class _State:
         self.references: list[tuple[str, str]] = []
         self.cursor: dict[str, int] = {}   # where to search next for a repeated reference
         self.deps: list[tuple] = []
+        self._masked: str | None = None   # the body with code blanked out (line_of_ref)
 
     def line_of(self, needle: str, pattern: re.Pattern | None = None) -> int:
         """Line in the file of the next occurrence of `needle` (or regex) in the body."""
@@ -57,6 +79,24 @@ class _State:
             return self.doc.body_line
         self.cursor[needle] = pos + 1
         return self.doc.body_line + body.count("\n", 0, pos)
+
+    def line_of_ref(self, value: str) -> int:
+        """Line in the file of the next unused place where the link/image target `value` is
+        written: `(value)`, `(value "title")`, `(<value>)` or a `[id]: value` definition, the
+        whole target matched (a longer target it starts is another reference) and code spans
+        and fences skipped. Elements come in the body's order, so each takes the next place;
+        a reference used more often than written (`[x][id]` twice) takes its first place."""
+        if self._masked is None:
+            self._masked = _CODE.sub(_blank, self.doc.body or "")
+        body = self._masked
+        value = _STASHED.sub(lambda m: chr(int(m.group(1))), value)
+        for kind, pattern in _ref_patterns(value):
+            key = f"{kind}:{value}"
+            m = pattern.search(body, self.cursor.get(key, 0)) or pattern.search(body)
+            if m is not None:
+                self.cursor[key] = m.end()
+                return self.doc.body_line + body.count("\n", 0, m.start("target"))
+        return self.line_of(value)
 
     def error(self, line: int, message: str) -> None:
         self.errors.append(BuildError(display_path(self.doc.path), line, message))
