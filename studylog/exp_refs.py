@@ -56,11 +56,15 @@ def _check_keys(data: dict, known: tuple[str, ...], where: str) -> None:
         raise RefError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {notes}; known keys: {', '.join(known)}")
 
 
-def _step(v: ExperimentView, raw, where: str) -> int:
+def _whole(raw, where: str) -> int:
     try:
-        step = int(str(raw).strip())
+        return int(str(raw).strip())
     except ValueError:
         raise RefError(f"{where}: step must be a whole number, got {raw!r}") from None
+
+
+def _step(v: ExperimentView, raw, where: str) -> int:
+    step = _whole(raw, where)
     if v.snap(step) is None:
         have = ", ".join(map(str, v.reference_steps)) or "none (the experiment has no result yet)"
         raise RefError(f"{where}: {v.name} has no sample grid at step {step}; its steps: {have}")
@@ -170,10 +174,17 @@ def compare_handler(views: dict[str, ExperimentView]):
             steps = shared[stride - 1::stride]
         if not isinstance(steps, list) or not steps:
             raise RefError("experiment-compare: `steps` must be a list of snapshot steps")
-        for v in vs:
-            for s in steps:
-                _step(v, s, "experiment-compare")
-        steps = [int(s) for s in steps]
+        steps = [_whole(s, "experiment-compare") for s in steps]
+        # every (experiment, step) pair without a grid, in one message: fixing them one build at a time is slow
+        missing = [(v, [s for s in steps if v.snap(s) is None]) for v in vs]
+        missing = [(v, ss) for v, ss in missing if ss]
+        if missing:
+            e = RefError("experiment-compare: " + "; ".join(
+                f"{v.name} has no sample grid at step{'s' if len(ss) > 1 else ''} {', '.join(map(str, ss))} "
+                f"(its steps: {', '.join(map(str, v.reference_steps)) or 'none, the experiment has no result yet'})"
+                for v, ss in missing))
+            e.line = _line(ref, "steps")   # the `steps:` key inside the block, else the fence
+            raise e
         head = "".join(f'<th scope="col"><a href="{escape(v.page_href)}">{escape(v.doc.title)}</a></th>' for v in vs)
         rows = []
         for s in steps:

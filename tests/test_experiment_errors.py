@@ -137,3 +137,57 @@ def test_known_experiments_are_listed_sorted(two_exps, run_build, ref):
     msg = errors_of(err)[0][2]
     assert "unknown experiment 'onez'" in msg and "(did you mean ones?)" in msg, msg
     assert msg.endswith("; known experiments: all, ones"), msg     # sorted, not closest first
+
+
+EXP_LONG = EXP_ONES.replace("steps: 100", "steps: 200")
+COMPARE_MISSING = "```experiment-compare\nexperiments: [ones, all]\nsteps: [50, 75, 200]\n```"   # fence at line 7, steps: at 9
+
+
+@pytest.fixture
+def uneven_exps(make_content, tmp_path):
+    """`ones` has grids at 25..100 and 150, `all` at 25..200 less 75: steps 75 and 200 are
+    missing from one or both."""
+    def make(body: str):
+        content = make_content({"experiments/ones.md": EXP_LONG, "experiments/all.md": EXP_LONG.replace("[1]", "all"),
+                                "posts/p.md": post("p", "2017-12-16", "一行目。\n\n" + body + "\n")})
+        write_fake_result(tmp_path / "results", content / "experiments" / "ones.md", steps=[25, 50, 75, 100, 150])
+        write_fake_result(tmp_path / "results", content / "experiments" / "all.md",
+                          steps=[25, 50, 100, 125, 150, 175, 200])
+        return content
+    return make
+
+
+def test_compare_reports_every_missing_step_of_every_experiment(uneven_exps, run_build):
+    code, _, err, out = run_build(uneven_exps(COMPARE_MISSING), fake_results=False)
+    assert code == 1 and not out.exists()
+    msgs = [m for p, _, m in errors_of(err) if p.endswith("posts/p.md")]
+    text = "\n".join(msgs)
+    assert len(msgs) == 1, err     # one message naming every (experiment, missing step)
+    assert text == ("experiment-compare: ones has no sample grid at step 200 (its steps: 25, 50, 75, 100, 150); "
+                    "all has no sample grid at step 75 (its steps: 25, 50, 100, 125, 150, 175, 200)"), text
+
+
+def test_compare_missing_steps_error_carries_the_steps_key_line():
+    """The handler names the `steps:` line of the block (ref.lines), else the fence's."""
+    from types import SimpleNamespace
+    from studylog.errors import RefError
+    from studylog.exp_refs import compare_handler
+    from studylog.hooks import FenceRef
+    views = {n: SimpleNamespace(name=n, reference_steps=[25, 50], snap=lambda s: object() if s in (25, 50) else None,
+                                page_href=f"/x/{n}/", doc=SimpleNamespace(title=n)) for n in ("a", "b")}
+    handle = compare_handler(views)
+    for lines, want in (({("experiments",): 8, ("steps",): 9}, 9), ({}, 7)):
+        ref = FenceRef("experiment-compare", "", {"experiments": ["a", "b"], "steps": [25, 75, 100]},
+                       lines, None, 7, None)
+        with pytest.raises(RefError) as e:
+            handle(ref)
+        assert getattr(e.value, "line", None) == want
+        assert "a has no sample grid at steps 75, 100" in str(e.value) and "b has no sample grid at steps 75, 100" in str(e.value)
+
+
+@pytest.mark.xfail(strict=True, reason="studylog/mdrefs.py run_fence reports every fence RefError at the fence line; "
+                                       "it must use the error's `line` attribute (outside this change's files)")
+def test_compare_missing_steps_error_is_at_the_steps_line(uneven_exps, run_build):
+    code, _, err, _ = run_build(uneven_exps(COMPARE_MISSING), fake_results=False)
+    assert code == 1
+    assert [line for p, line, _ in errors_of(err) if p.endswith("posts/p.md")] == [9], err
