@@ -74,6 +74,11 @@ class _RefProcessor(Treeprocessor):
 
     def _resolve(self, el, attr, is_image, parents, state: _State):
         value = el.get(attr)
+        # this runs before Markdown restores backslash escapes: `post:gan\-practice` would
+        # reach the handler as placeholders
+        unescape = self.md.treeprocessors["unescape"] if "unescape" in self.md.treeprocessors else None
+        if unescape is not None and "\x02" in value:
+            value = unescape.unescape(value)
         m = _SCHEME.match(value)
         hooks = self.renderer.hooks
         if m and m.group(1) in hooks.links:

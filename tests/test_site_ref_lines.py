@@ -125,3 +125,13 @@ def test_valid_references_still_resolve(make_content, run_build):
     body = body_at({5: "[y](post:gan-practice-1) ![g](exp:fast-ones@50)", 7: "`(post:gan-practice)`"})
     code, err = build(make_content, run_build, body, {"experiments/fast-ones.md": EXP})
     assert code == 0, err
+
+
+def test_a_backslash_escaped_target_resolves_and_is_named_as_written(make_content, run_build):
+    # the handler got Markdown's internal placeholders: an existing post was "unknown"
+    body = body_at({5: "[y](post:gan\\-practice\\-1)", 8: "[x](post:gan\\_practice)"})
+    code, err = build(make_content, run_build, body)
+    assert code == 1
+    got = errors_for(err)
+    assert [l for l, _ in got] == [8], err
+    assert "unknown post 'gan_practice'" in got[0][1], got
