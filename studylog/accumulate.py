@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import htmltree
 from .collect import Page, Site
-from .config import _line_of_key
+from .config import _line_of_entry
 from .search import BUNDLE
 from .content import Document
 from .errors import BuildError, ContentError, display_path
@@ -470,7 +470,7 @@ def setup(site: Site, hooks) -> None:
         path = u.path_of("list", slug)
         if path.split("/")[0] in taken:
             toml = site.config.content_dir / "site.toml"
-            line = _line_of_key(toml, f'"{section}"') if toml.is_file() else 1
+            line = _line_of_entry(toml, "lists", section) if toml.is_file() else 1
             errors.append(BuildError(display_path(toml), line, f"list {section} = {slug!r}: /{path} is a page the "
                                      "site makes already; choose another name"))
             continue

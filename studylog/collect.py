@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from .config import SiteConfig
+from .config import DEFAULT_NAV, SiteConfig, _line_of_entry
 from .content import Document
 from .errors import BuildError, display_path
 from .slugs import slugify, tag_slug
@@ -117,6 +118,7 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     weeks: dict[str, list[Document]] = {}
     series_parts: dict[str, list[Document]] = {}
     spelling: dict[str, str] = {}   # "gan" -> "GAN": tags that share a URL are one tag
+    series_spelling: dict[str, str] = {}   # "series/gan-練習/" -> "GAN 練習"
     for d in posts + experiments:    # experiments carry tags too; their pages link to them
         for t in d.tags:
             t = spelling.setdefault(tag_slug(t), t)
@@ -125,8 +127,9 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     for d in posts:
         months.setdefault(f"{d.date:%Y-%m}", []).append(d)
         weeks.setdefault(iso_week_key(d.date), []).append(d)
-        if d.series:
-            series_parts.setdefault(d.series, []).append(d)
+        if d.series:   # series that share a URL are one series, spelled as first met (as tags)
+            name = series_spelling.setdefault(urls.path_of("series", d.series).casefold(), d.series)
+            series_parts.setdefault(name, []).append(d)
     for docs in tags.values():     # posts and experiments together, newest first
         docs.sort(key=_sort_key, reverse=True)
     tags = dict(sorted(tags.items(), key=lambda kv: tag_slug(kv[0])))
@@ -146,7 +149,53 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
     site = Site(config, urls, posts, pages, experiments, tags, months, weeks, series, prev, nxt,
                 draft_names, names)
     site.pages_out = plan_pages(site)
+    check_nav(site, errors)
     return site
+
+
+# nav targets that name a page every site has (nav_items in render.py draws them)
+NAV_PAGES = ("home", "archive", "tags", "weeks", "experiments", "papers", "search")
+
+
+def nav_problem(site: Site, target: str) -> str | None:
+    """Why a site.toml nav target names nothing, or None."""
+    kind, sep, key = target.partition(":")
+    if target.startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        if parts.netloc and not any(c.isspace() for c in target):
+            return None
+        return "not a URL with a host"
+    if not sep and kind in NAV_PAGES:
+        return None
+    if sep and kind == "list":
+        slugs = [slug for _, slug in site.config.lists]
+        if key in slugs:
+            return None
+        return f"no list {key!r} in [lists] (there are: {', '.join(slugs) or 'none'})"
+    if sep and kind in ("page", "post"):
+        if site.lookup(key) is not None:
+            return None
+        if key in site.draft_names:
+            return f"{key!r} is a draft (build with --drafts to show it)"
+        return f"no post or page named {key!r}"
+    return "unknown target"
+
+
+def check_nav(site: Site, errors: list[BuildError]) -> None:
+    """Each nav target of site.toml names a page of the site, else an error at its line. The
+    built-in nav (no nav in site.toml) may name what a site lacks (page:about): those items
+    are left out of it."""
+    if site.config.nav is DEFAULT_NAV:
+        return
+    toml = site.config.content_dir / "site.toml"
+    valid = ", ".join((*NAV_PAGES, "list:SLUG", "page:NAME", "post:NAME", "an http(s):// URL"))
+    lists = ", ".join(f"list:{slug}" for _, slug in site.config.lists)
+    for label, target in site.config.nav:
+        problem = nav_problem(site, target)
+        if problem:
+            errors.append(BuildError(display_path(toml), _line_of_entry(toml, "nav", label),
+                                     f"nav {label} = {target!r}: {problem}; a nav target is one of {valid}"
+                                     + (f" (lists here: {lists})" if lists else "")))
 
 
 def plan_pages(site: Site) -> list[Page]:
@@ -160,10 +209,11 @@ def plan_pages(site: Site) -> list[Page]:
                       u.url("home", page=n + 1) if n < total else None)
         title = cfg.title if n == 1 else f"{n} ページ目"
         out.append(Page(u.path_of("home", page=n), "index.html", title, {"pager": pager, "is_home": True}))
+    series_at = {u.path_of("series", s.name).casefold(): s for s in site.series.values()}
     for d in site.posts:
         out.append(Page(u.doc_path(d), "post.html", d.title, {
             "prev_post": site.prev.get(id(d)), "next_post": site.next.get(id(d)),
-            "series": site.series.get(d.series) if d.series else None}, doc=d))
+            "series": series_at.get(u.path_of("series", d.series).casefold()) if d.series else None}, doc=d))
     for d in site.pages:
         out.append(Page(u.doc_path(d), "page.html", d.title, doc=d))
     out.append(Page(u.path_of("experiments"), "experiments.html", "実験", {"experiments": site.experiments}))
@@ -208,6 +258,9 @@ def check_paths(site: Site, errors: list[BuildError]) -> None:
                                      f"output path /{p.path} is also used by {where}; set a different 'slug'"))
         elif first.doc is not None:
             errors.append(BuildError(display_path(first.doc.path), 1, f"output path /{p.path} is reserved for {GENERATED}"))
+        else:   # two generated pages on one URL: one of them would silently vanish
+            errors.append(BuildError(GENERATED, 1, f"output path /{p.path} is made twice: "
+                                     f"「{first.title}」 and 「{p.title}」"))
     # drop duplicate pages so rendering continues and reports other errors
     seen = set()
     site.pages_out = [p for p in site.pages_out if not (p.path.casefold() in seen or seen.add(p.path.casefold()))]

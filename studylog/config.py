@@ -5,7 +5,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BuildError, ContentError, display_path
@@ -83,14 +83,20 @@ def load_config(content_dir: Path, base_url: str | None = None) -> SiteConfig:
     if "search" in kwargs and not isinstance(kwargs["search"], bool):
         errors.append(BuildError(display_path(path), _line_of_key(path, "search"), "search must be true or false"))
         kwargs.pop("search")
-    for key, typ in (("posts_per_page", int), ("feed_entries", int)):
-        if key in kwargs and (not isinstance(kwargs[key], typ) or kwargs[key] < 1):
+    for key in ("posts_per_page", "feed_entries"):
+        # bool is an int in Python: `posts_per_page = true` is not 1
+        if key in kwargs and (not isinstance(kwargs[key], int) or isinstance(kwargs[key], bool) or kwargs[key] < 1):
             errors.append(BuildError(display_path(path), _line_of_key(path, key), f"{key} must be a positive integer"))
             kwargs.pop(key)
     for key in ("title", "author", "description", "base_url", "language", "timezone", "cname"):
         if key in kwargs and not isinstance(kwargs[key], str):
             errors.append(BuildError(display_path(path), _line_of_key(path, key), f"{key} must be a string"))
             kwargs.pop(key)
+    if kwargs.get("cname"):      # "" (the default) writes no CNAME file
+        problem = cname_problem(kwargs["cname"])
+        if problem:
+            errors.append(BuildError(display_path(path), _line_of_key(path, "cname"), problem))
+            kwargs.pop("cname")
     if "base_url" in kwargs:
         problem = base_url_problem(kwargs["base_url"])
         if problem:
@@ -121,8 +127,27 @@ def base_url_problem(value: str) -> str | None:
     if parts.query or parts.fragment:
         return why
     if parts.scheme:
-        return None if parts.scheme in ("http", "https") and parts.netloc else why
-    return None if value.startswith("/") and not parts.netloc else why
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return why
+    elif not value.startswith("/") or parts.netloc:
+        return why
+    # `/../x/` or `/%2e%2e/` would send every link out of (or around) the site's folder
+    if any(unquote(seg) in (".", "..") for seg in parts.path.split("/")):
+        return f"base_url may not have . or .. path segments (also percent-encoded): {value!r}"
+    return None
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def cname_problem(value: str) -> str | None:
+    """Why `value` cannot be written to CNAME, or None: GitHub Pages wants a bare host name
+    (letters, digits and hyphens in dot-separated labels; no scheme, port, path or spaces)."""
+    labels = value.split(".")
+    if len(value) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return None
+    return (f"cname must be a host name such as studylog.example.com (letters, digits, hyphens "
+            f"and dots; no scheme, port, path or spaces), not {value!r}")
 
 
 def merge_base_url(configured: str | None, override: str) -> str:
@@ -133,6 +158,50 @@ def merge_base_url(configured: str | None, override: str) -> str:
     if urlsplit(override).scheme or not parts.netloc:
         return override
     return urlunsplit((parts.scheme, parts.netloc, override, "", ""))
+
+
+_KEY = r"""(?:"{0}"|'{0}'|{0})"""
+
+
+def _line_of_entry(path: Path, table: str, entry: str) -> int:
+    """The site.toml line of `entry` inside the table `table`, whichever way it is written:
+    `[table]` with `entry = ...` lines, an inline `table = { entry = ..., ... }`, or `[[table]]`
+    blocks / an array of inline tables whose value is `entry` (nav's `label = "ホーム"`).
+    Falls back to the table's own line (then 1)."""
+    try:
+        lines = path.read_text("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    name = _KEY.format(re.escape(table))
+    header = re.compile(rf"\s*\[\[?\s*{name}\s*\]\]?\s*(#.*)?$")
+    inline = re.compile(rf"\s*{name}\s*=")
+    start = None
+    for n, line in enumerate(lines, 1):
+        if header.match(line) or inline.match(line):
+            start = n
+            break
+    if start is None:
+        return 1
+    # the table's lines: to the next header (but [[table]] continues it); an inline value ends
+    # at the next top-level key
+    block = [(start, lines[start - 1])]
+    is_header = bool(header.match(lines[start - 1]))
+    for n in range(start + 1, len(lines) + 1):
+        line = lines[n - 1]
+        if re.match(r"\s*\[", line) and not header.match(line) and (is_header or not re.match(r"\s*\[\s*[\"'{]", line)):
+            break
+        if not is_header and re.match(r"""\s*[A-Za-z0-9_"'-][^=]*=""", line) and not re.match(r"\s*\{", line):
+            break
+        block.append((n, line))
+    esc = re.escape(entry)
+    as_key = re.compile(rf"""(^|[{{,\s]){_KEY.format(esc)}\s*=""")
+    as_value = re.compile(rf"""=\s*(?:"{esc}"|'{esc}')""")
+    for pattern in (as_key, as_value):
+        for n, line in block:
+            text = line if n != start or is_header else line.split("=", 1)[1]
+            if pattern.search(text):
+                return n
+    return start
 
 
 def _line_of_key(path: Path, key: str) -> int:

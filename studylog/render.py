@@ -5,7 +5,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from .collect import Page, Site, week_title
+from .collect import NAV_PAGES, Page, Site, week_title
 from .errors import BuildError, display_path
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -80,7 +80,8 @@ def month_title(key: str) -> str:
 
 
 def nav_items(site: Site) -> list[tuple[str, str, str]]:
-    """(label, href, path) for the site navigation; unknown page targets are skipped."""
+    """(label, href, path) for the site navigation. A site.toml nav with an unknown target is
+    an error (collect.check_nav); the built-in nav skips what the site lacks (page:about)."""
     u, out = site.urls, []
     for label, target in site.config.nav:
         kind, _, key = target.partition(":")
@@ -90,7 +91,7 @@ def nav_items(site: Site) -> list[tuple[str, str, str]]:
             d = site.lookup(key)
             if d is not None:
                 out.append((label, u.doc(d), u.doc_path(d)))
-        elif kind in ("home", "archive", "tags", "weeks", "experiments", "papers", "search"):
+        elif kind in NAV_PAGES:
             out.append((label, u.url(kind), u.path_of(kind)))
         elif kind == "list" and key in dict(site.config.lists).values():
             out.append((label, u.url(kind, key), u.path_of(kind, key)))

@@ -329,3 +329,43 @@ def test_refuses_to_replace_a_folder_it_did_not_write(make_content, run_build, t
     assert code == 2 and "refusing" in err and (precious / "notes.txt").read_text() == "mine"
     code, _, err, _ = run_build(content, out=content.parent)     # would contain the content
     assert code == 2
+
+
+def test_series_differing_in_case_are_one_series(make_content, run_build):
+    # "gan 練習" and "GAN 練習" share /series/gan-練習/: once two series on one URL, the post
+    # saying 全1回中 and linking to the other series' page, which did not list it
+    content = make_content({"posts/a.md": post("一回目", "2017-12-04", series="GAN 練習", part=1),
+                            "posts/b.md": post("二回目", "2017-12-11", series="gan 練習", part=2)})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    assert [p.name for p in (out / "series").iterdir()] == ["gan-練習"]
+    page = (out / "series" / "gan-練習" / "index.html").read_text()
+    assert "一回目" in page and "二回目" in page
+    for slug, n in (("一回目", 1), ("二回目", 2)):
+        html = (out / "posts" / slug / "index.html").read_text()
+        assert f"全2回中 第{n}回" in html, html
+    # one spelling, as tags: the first met (posts newest first, as tags are)
+    assert ">gan 練習</a>」 全2回中 第1回" in (out / "posts" / "一回目" / "index.html").read_text()
+
+
+def test_merged_series_report_a_part_taken_twice(make_content, run_build):
+    content = make_content({"posts/a.md": post("一回目", "2017-12-04", series="GAN 練習", part=1),
+                            "posts/b.md": post("二回目", "2017-12-11", series="gan 練習", part=1)})
+    code, _, err, _ = run_build(content)
+    assert code == 1 and "part 1 also in" in err, err
+
+
+def test_two_generated_pages_on_one_path_is_an_error(make_content, sample_files):
+    from studylog.build import BuildOptions, build
+    from studylog.collect import Page
+    from studylog.errors import ContentError
+
+    def setup(site, hooks):
+        site.pages_out.append(Page("archive/", "experiments.html", "別のアーカイブ", {"experiments": []}))
+    from fake_results import fake_all
+    content = make_content(sample_files)
+    fake_all(content, content.parent / "results")
+    with pytest.raises(ContentError) as e:
+        build(BuildOptions(content=content, out=content.parent / "o"), [setup])
+    msgs = [str(x) for x in e.value.errors]
+    assert any("/archive/" in m and "アーカイブ" in m and "別のアーカイブ" in m for m in msgs), msgs
