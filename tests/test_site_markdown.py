@@ -227,3 +227,37 @@ def test_summary_skips_image_only_paragraph(tmp_path):
     Image.new("RGB", (2, 2)).save(buf, "PNG")
     r = render_one(tmp_path, "![図](../images/p.png)\n\n本当の最初の段落。\n", extra={"images/p.png": buf.getvalue()})
     assert r.summary_text == "本当の最初の段落。" and "<img" not in r.summary_html
+
+
+LONG_TEX = r"L = \sum_{i=1}^{n} a_i x_i + b_i y_i + c_i z_i + d_i w_i + e_i v_i + f_i u_i + g_i t_i + h_i s_i + k_i r_i + m_i q_i"
+
+
+def test_long_math_scrolls_within_the_column_on_a_phone(make_content, run_build, tmp_path):
+    """Display math written inside a paragraph and a long $…$ are not wrapped in .math-display:
+    they scroll in the column instead of widening the page (390 px viewport)."""
+    import functools, http.server, shutil, threading
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("needs Debian's chromium")
+    body = f"長い式: $${LONG_TEX}$$ のように書く。\n\n行内の長い式 ${LONG_TEX}$ も同じ。\n\n$$\n{LONG_TEX}\n$$\n"
+    content = make_content({"posts/m.md": post("数式", "2017-12-04", body, slug="m")})
+    root = tmp_path / "www"
+    code, _, err, _ = run_build(content, out=root / "studylog")
+    assert code == 0, err
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 390, "height": 800})
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/studylog/posts/m/")
+            assert page.locator("math").count() == 3
+            widths = page.evaluate("[document.documentElement.scrollWidth, document.querySelector('main').clientWidth,"
+                                   " ...[...document.querySelectorAll('math')].map(m => m.getBoundingClientRect().right)]")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert widths[0] <= 390, widths                       # the page does not scroll sideways
+    assert all(r <= 390 for r in widths[2:]), widths      # every formula ends inside the viewport
