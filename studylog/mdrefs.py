@@ -182,8 +182,8 @@ def run_fence(hooks: Hooks, state: _State, lang: str, source: str, options: dict
     ref = FenceRef(lang, source, data, lines, state.doc, line, state.ctx, options)
     try:
         out = str(hooks.fences[lang](ref))
-    except RefError as e:
-        state.error(line, str(e))
+    except RefError as e:   # a handler may name the line of the key at fault (ref.lines)
+        state.error(getattr(e, "line", None) or line, str(e))
         return None
     state.references.append((lang, source))
     return out

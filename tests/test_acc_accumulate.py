@@ -323,19 +323,31 @@ def test_a_diary_counts_its_own_sections_as_the_lists_do(make_content, tmp_path)
     assert counts == {"週 1": [2, 1], "週 2": [1], "週 3": []}
 
 
-def test_parallel_build_reads_sections_in_the_workers(make_content, sample_files, tmp_path, monkeypatch):
-    # the section tree is built where the html was rendered; the parent only merges the entries
-    from studylog import accumulate
-    from studylog.build import BuildOptions, build
-    calls = []
-    real = accumulate.htmltree.parse
-    parent = __import__("os").getpid()
-    monkeypatch.setattr(accumulate.htmltree, "parse",
-                        lambda s: (calls.append(s[:80]) if __import__("os").getpid() == parent else None) or real(s))
+def test_parallel_build_reads_sections_in_the_workers(make_content, sample_files, tmp_path):
+    # the section tree is built where the html was rendered; the parent only merges the entries.
+    # A fresh interpreter: a test process that imported TensorFlow renders serially (no fork).
+    import subprocess
+    import sys
     from fake_results import fake_all
     content = make_content(sample_files)
-    fake_all(content, tmp_path / "results")     # nothing trains (a build that trained renders serially)
-    result = build(BuildOptions(content=content, out=tmp_path / "o", quiet=True, search=False, jobs=2,
-                                results=tmp_path / "results"))
-    assert calls == []
-    assert result.site.extra["accumulated"].lists["reading"].entries      # and the lists were gathered
+    fake_all(content, tmp_path / "results")
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from studylog import accumulate
+from studylog.build import BuildOptions, build
+parent, calls, real = os.getpid(), [], accumulate.htmltree.parse
+def spy(s):
+    if os.getpid() == parent:
+        calls.append(s[:40])
+    return real(s)
+accumulate.htmltree.parse = spy
+r = build(BuildOptions(content=Path({str(content)!r}), out=Path({str(tmp_path / "o")!r}), quiet=True,
+                       search=False, jobs=2, results=Path({str(tmp_path / "results")!r})))
+print(len(calls), len(r.site.extra["accumulated"].lists["reading"].entries))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    parsed_in_parent, entries = map(int, out.stdout.split())
+    assert parsed_in_parent == 0 and entries > 0

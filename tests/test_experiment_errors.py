@@ -185,8 +185,6 @@ def test_compare_missing_steps_error_carries_the_steps_key_line():
         assert "a has no sample grid at steps 75, 100" in str(e.value) and "b has no sample grid at steps 75, 100" in str(e.value)
 
 
-@pytest.mark.xfail(strict=True, reason="studylog/mdrefs.py run_fence reports every fence RefError at the fence line; "
-                                       "it must use the error's `line` attribute (outside this change's files)")
 def test_compare_missing_steps_error_is_at_the_steps_line(uneven_exps, run_build):
     code, _, err, _ = run_build(uneven_exps(COMPARE_MISSING), fake_results=False)
     assert code == 1
