@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 720, 200
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 52, 16, 12, 28
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 62, 16, 12, 28   # room for 4-character y labels at a phone's larger font
 MAX_POINTS = 400  # per series; keeps a 10k-step run's page small
 
 
@@ -119,12 +119,15 @@ def line_chart(steps: list[int], series: list[Series], *, max_step: int, title: 
     for t in yticks:
         parts.append(f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
                      f'y1="{y(t):.1f}" y2="{y(t):.1f}"/>'
-                     f'<text class="tick" x="{PAD_LEFT - 6}" y="{y(t) + 4:.1f}" '
-                     f'text-anchor="end">{_fmt(t)}</text>')
+                     f'<text class="tick" x="{PAD_LEFT - 6}" y="{y(t):.1f}" '
+                     f'text-anchor="end" dominant-baseline="central">{_fmt(t)}</text>')
     for t in nice_ticks(0, span):
         if t <= span:
-            parts.append(f'<text class="tick" x="{x(t):.1f}" y="{HEIGHT - 8}" '
-                         f'text-anchor="middle">{_fmt(t)}</text>')
+            # hung below the plot, so a label's top stays clear of it whatever its font size
+            # the label at the right edge ends inside the chart (a phone's larger font would clip it)
+            edge = x(t) > WIDTH - PAD_RIGHT - 1
+            parts.append(f'<text class="tick" x="{WIDTH - 2 if edge else round(x(t), 1)}" y="{HEIGHT - PAD_BOTTOM + 5}" '
+                         f'text-anchor="{"end" if edge else "middle"}" dominant-baseline="hanging">{_fmt(t)}</text>')
     for r in refs:
         if math.isfinite(r.value):
             parts.append(f'<line class="ref {escape(r.css)}" vector-effect="non-scaling-stroke" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '

@@ -39,9 +39,12 @@ FLAG_HELP = {
 # see the page's stylesheet. Keep in step with the `svg.chart` rules there.
 CHART_IMAGE_CSS = (
     ".grid{stroke:#d8dee4;stroke-width:1}"
-    ".tick{fill:#59636e;font-size:13px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
+    # in an <img>, 100vw is the image's own width: the labels grow as the image shrinks
+    ".tick{fill:#59636e;font-size:clamp(13px,calc(13px + (720px - 100vw)*.03),26px);"
+    "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
     ".line{fill:none;stroke-width:1.6}.line.d{stroke:#0b5cad}.line.g{stroke:#c2410c}.step-marker{display:none}"
-    "@media (prefers-color-scheme: dark){.grid{stroke:#33383e}.tick{fill:#a2a9b1}}")
+    "@media (prefers-color-scheme: dark){.grid{stroke:#33383e}.tick{fill:#a2a9b1}"
+    ".line.d{stroke:#58a6ff}.line.g{stroke:#f0883e}}")
 
 
 def _num(v) -> float:

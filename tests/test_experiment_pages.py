@@ -92,7 +92,8 @@ def test_bad_references_are_errors_with_line(exp_site, run_build, ref, message):
     assert code == 1
     line = re.search(r"posts/p\.md:(\d+): (.*)", err)
     assert line, err
-    assert int(line.group(1)) == 7          # front matter (5 lines) + blank + the reference
+    # front matter (5 lines) + blank + the reference; a compare block's missing steps at its steps: key
+    assert int(line.group(1)) == (9 if "steps:" in ref else 7), err
     assert re.search(message, line.group(2)), line.group(2)
     assert not out.exists()
 
@@ -215,3 +216,139 @@ def test_bundled_content_resolves_every_experiment_reference(tmp_path, run_build
         text = f.read_text(encoding="utf-8")
         assert not re.search(r'(?:href|src)="exp:', text), f
     assert (out / "experiments" / "fast-ones" / "index.html").is_file()
+
+
+def _dark_blocks(css: str) -> str:
+    """The bodies of every `@media (prefers-color-scheme: dark)` block, brace-balanced."""
+    out = []
+    for m in re.finditer(r"@media\s*\(prefers-color-scheme:\s*dark\)\s*\{", css):
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(css[i], 0)
+            i += 1
+        out.append(css[m.end():i - 1])
+    return "\n".join(out)
+
+
+def _light(css: str) -> str:
+    dark = _dark_blocks(css)
+    for body in dark.split("\n"):
+        css = css.replace(body, "")
+    return css
+
+
+def _colour(css: str, selector: str, prop: str) -> str | None:
+    found = None
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    for sel, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if selector in [s.strip() for s in sel.split(",")]:
+            m = re.search(rf"(?:^|;)\s*{prop}\s*:\s*(#[0-9a-fA-F]{{6}})", body)
+            found = m[1] if m else found
+    return found
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(h):
+        c = [int(h[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        c = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_chart_series_colours_have_3_to_1_contrast_in_both_schemes():
+    """D and G lines (and their legend keys) against the page: >= 3:1 for graphics, light and dark,
+    in style.css and in the embedded chart image's own copy of its rules (kept in step)."""
+    from studylog.exp_view import CHART_IMAGE_CSS
+    css = (ROOT / "templates/static/style.css").read_text(encoding="utf-8")
+    light_bg, dark_bg = "#fdfdfc", "#15171a"
+    assert _colour(_light(css), ":root", "--bg") == light_bg and _colour(_dark_blocks(css), ":root", "--bg") == dark_bg
+    image_light = re.sub(r"@media\s*\(prefers-color-scheme:\s*dark\)\s*\{.*$", "", CHART_IMAGE_CSS)
+    for s in ("d", "g"):
+        light = _colour(_light(css), f"svg.chart .line.{s}", "stroke")
+        dark = _colour(_dark_blocks(css), f"svg.chart .line.{s}", "stroke")
+        assert light and _contrast(light, light_bg) >= 3, (s, light)
+        assert dark and _contrast(dark, dark_bg) >= 3, (s, dark)
+        assert _colour(_light(css), f".key.{s}::before", "background") == light
+        assert _colour(_dark_blocks(css), f".key.{s}::before", "background") == dark
+        assert _colour(image_light, f".line.{s}", "stroke") == light          # the image mirrors the page
+        assert _colour(_dark_blocks(CHART_IMAGE_CSS), f".line.{s}", "stroke") == dark
+
+
+def _served(root: Path):
+    import functools, http.server, threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# rendered size (CSS px) of every tick label of the first chart: its font size times the chart's scale
+TICK_PX = """() => { const svg = document.querySelector('svg.chart'); const k = svg.getBoundingClientRect().width / 720;
+  return [...svg.querySelectorAll('text.tick')].map(t => parseFloat(getComputedStyle(t).fontSize) * k); }"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_chart_tick_labels_are_readable_on_phones_and_desktops(exp_site, run_build, tmp_path, width):
+    """The experiment page's chart and the `exp:NAME/loss` image (a standalone SVG: its media
+    queries and vw see the image's own width) keep tick labels >= 10 CSS px at 390 px, and not
+    oversized on a desktop."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("needs Debian's chromium")
+    content = exp_site({"posts/p.md": post("実験の記録", "2017-12-16", "![損失](exp:ones/loss)\n", slug="p")})
+    code, _, err, _ = run_build(content, out=tmp_path / "www" / "studylog")
+    assert code == 0, err
+    server = _served(tmp_path / "www")
+    base = f"http://127.0.0.1:{server.server_address[1]}/studylog/"
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(base + "experiments/ones/")
+            on_page = page.evaluate(TICK_PX)
+            page.goto(base + "posts/p/")
+            img_w, src = page.evaluate("(() => { const i = document.querySelector('img.chart-image');"
+                                       " return [i.getBoundingClientRect().width, i.getAttribute('src')]; })()")
+            svg = base64.b64decode(src.split(",", 1)[1]).decode()
+            # the image as its own document, at the width it is shown: same viewport, same scale
+            svg = re.sub(r'^<svg ([^>]*?)width="720" height="200"', r'<svg \1style="display:block;width:100%"', svg)
+            img_page = browser.new_page(viewport={"width": round(img_w), "height": 300})
+            img_page.set_content(f'<!doctype html><body style="margin:0">{svg}</body>')
+            in_image = img_page.evaluate(TICK_PX.replace("svg.chart", "svg svg.chart"))
+            browser.close()
+    finally:
+        server.shutdown()
+    for sizes in (on_page, in_image):
+        assert len(sizes) >= 6 and min(sizes) >= 10, (width, on_page, in_image)
+        assert max(sizes) <= 16, (width, on_page, in_image)
+
+
+def test_pages_have_an_inline_favicon_and_request_nothing_missing(exp_site, run_build, tmp_path):
+    """Without an icon link, every page asked for /favicon.ico (outside the base path) and got a 404."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("needs Debian's chromium")
+    code, _, err, _ = run_build(exp_site(), out=tmp_path / "www" / "studylog")
+    assert code == 0, err
+    home = (tmp_path / "www" / "studylog" / "index.html").read_text(encoding="utf-8")
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="data:image/svg\+xml,([^"]+)">', home)
+    assert icon, home[:800]
+    from urllib.parse import unquote
+    ElementTree.fromstring(unquote(icon[1]))                         # a well-formed SVG
+    server = _served(tmp_path / "www")
+    failed = []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.on("response", lambda r: r.status >= 400 and failed.append((r.status, r.url)))
+            page.on("requestfailed", lambda r: failed.append(("failed", r.url)))
+            for rel in ("", "experiments/ones/"):
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/studylog/{rel}")
+                page.wait_for_timeout(300)                           # the icon is fetched after load
+            browser.close()
+    finally:
+        server.shutdown()
+    assert failed == [], failed
