@@ -374,14 +374,25 @@ class BuildCache:
         self.old = old
 
     # --- documents ---
-    def parse_all(self, content_dir: Path, tz, errors: list) -> list:
+    def parse_all(self, content_dir: Path, tz, errors: list, parse_many=None) -> list:
+        """Every content file as a Document: from the cache when its bytes are unchanged, else
+        parsed (by `parse_many(paths) -> [(pickled doc or None, errors)]` when given: the
+        build parses many in its workers)."""
         from .content import find_sources, parse_document
         env = (str(Path(content_dir).absolute()), str(content_dir), tz.key)
         old = self.old.get("docs", {}) if self.old.get("docs_env") == env else {}
         new = self.new["docs"]
         self.new["docs_env"] = env
         docs = []
-        for path in find_sources(content_dir):
+        paths = find_sources(content_dir)
+        parsed: dict = {}
+        if parse_many is not None:
+            misses = [p for p in paths if not self._cached_doc(old.get(str(p)), p)]
+            if misses:
+                for path, (blob, errs) in zip(misses, parse_many(misses)):
+                    parsed[path] = blob
+                    errors.extend(errs)
+        for path in paths:
             key = str(path)
             try:
                 st = os.stat(path)
@@ -401,6 +412,9 @@ class BuildCache:
                 blob = rec[2] if rec is not None and h is not None and rec[1] == h else None
             if blob is not None:
                 doc = pickle.loads(blob)
+            elif path in parsed:
+                blob = parsed[path]
+                doc = pickle.loads(blob) if blob is not None else None
             else:
                 doc = parse_document(path, content_dir, tz, errors)
                 if doc is not None and h is not None:
@@ -412,6 +426,17 @@ class BuildCache:
             self.src_hash[id(doc)] = h or self.nonce
             docs.append(doc)
         return docs
+
+    @staticmethod
+    def _cached_doc(rec, path: Path) -> bool:
+        """Would parse_all take this file from the cache? (same stat, or same bytes)"""
+        if rec is None:
+            return False
+        try:
+            st = os.stat(path)
+            return rec[0] == stat_sig(st) or rec[1] == hash_bytes(path.read_bytes())
+        except OSError:
+            return False
 
     # --- markdown ---
     def markdown_key(self, doc, hooks) -> str:

@@ -369,3 +369,16 @@ def test_two_generated_pages_on_one_path_is_an_error(make_content, sample_files)
         build(BuildOptions(content=content, out=content.parent / "o"), [setup])
     msgs = [str(x) for x in e.value.errors]
     assert any("/archive/" in m and "アーカイブ" in m and "別のアーカイブ" in m for m in msgs), msgs
+
+
+def test_parsing_in_workers_reports_the_same_errors(make_content, run_build, sample_files, tmp_path):
+    # with --jobs 2 the content files are parsed in forked workers; errors come back with them
+    files = dict(sample_files)
+    files["posts/bad.md"] = "---\ntitle: x\ndate: 2017-13-45\n---\n本文\n"
+    files["posts/bad2.md"] = "---\ntitle: y\ndate: 2017-12-01\ntagz: [a]\n---\n本文\n"
+    content = make_content(files)
+    one = run_build(content, "--jobs", "1", out=tmp_path / "a")
+    two = run_build(content, "--jobs", "2", out=tmp_path / "b")
+    assert one[0] == two[0] == 1
+    errors = lambda err: sorted(l for l in err.splitlines() if ".md:" in l)
+    assert errors(one[2]) == errors(two[2]) and len(errors(one[2])) == 2, (one[2], two[2])
