@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import BuildError, display_path
+from .mdrefs import blank_code
 from .urls import output_file
 
 EXTERNAL_SCHEMES = {"http", "https", "mailto", "tel", "data", "ftp", "ftps", "irc", "news", "javascript", "sms", "geo", "xmpp"}
@@ -393,8 +394,6 @@ def _page_url_path(page_rel: str) -> str:
 # by its #fragment right after the target's name (_REWRITTEN).
 _OPEN, _CLOSE = r"(?<![^(<\"'=\s])", r"(?![^)>\"'\s,])"
 _REWRITTEN = r"(?<=[^(<\"'=\s])"
-# code blocks and spans: a link written there is shown, not made
-_CODE = re.compile(r"^[ \t>]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t>]*\1|(`+)[^`\n](?:[^\n]*?[^`\n])?\2(?!`)", re.M | re.S)
 
 
 def _body_lines(page: _Page, doc) -> dict[int, int]:
@@ -402,7 +401,7 @@ def _body_lines(page: _Page, doc) -> dict[int, int]:
     the page that is `doc.html`). The HTML keeps the Markdown's order of links, so each link
     takes the next unused occurrence of its text, or of its #fragment, in the Markdown; a link
     the Markdown does not spell (made by a fence) gets the line of the link before it."""
-    text, html, body = page.load(), doc.html, _CODE.sub(_blank, doc.body or "")
+    text, html, body = page.load(), doc.html, blank_code(doc.body or "")
     start = text.find(html) if html else -1
     end = start + len(html)
     cursors: dict[tuple[str, str], int] = {}
@@ -417,10 +416,6 @@ def _body_lines(page: _Page, doc) -> dict[int, int]:
         if pos is not None or start >= 0:
             lines[i] = line
     return lines
-
-
-def _blank(m) -> str:
-    return re.sub(r"[^\n]", " ", m.group(0))
 
 
 def _next_occurrence(body: str, url: str, cursors: dict[tuple[str, str], int]) -> int | None:

@@ -32,15 +32,16 @@ class Rendered:
     deps: list[tuple] = field(default_factory=list)
 
 
-# code fences (at any depth: superfences) and code spans: a reference written there is shown, not made
+# code fences (at any depth: superfences) and code spans: a link written there is shown, not made
 _CODE = re.compile(r"^[ \t>]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t>]*\1|(?<![`\\])(`+)(?!`)(?:(?!\n[ \t>]*\n).)+?(?<!`)\2(?!`)", re.M | re.S)
-# Python-Markdown's placeholder for a backslash-escaped character (\x02 code \x03) in a target
-_STASHED = re.compile("\x02(\\d+)\x03")
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _PUNCT = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
-def _blank(m) -> str:
-    return re.sub(r"[^\n]", " ", m.group(0))
+def blank_code(markdown_source: str) -> str:
+    """The Markdown with its code fences and spans blanked out, lines and offsets kept: where
+    links and references were written (here and in the link check's error lines)."""
+    return _CODE.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), markdown_source)
 
 
 def _ref_patterns(value: str) -> list[tuple[str, re.Pattern]]:
@@ -87,9 +88,8 @@ class _State:
         and fences skipped. Elements come in the body's order, so each takes the next place;
         a reference used more often than written (`[x][id]` twice) takes its first place."""
         if self._masked is None:
-            self._masked = _CODE.sub(_blank, self.doc.body or "")
+            self._masked = blank_code(self.doc.body or "")
         body = self._masked
-        value = _STASHED.sub(lambda m: chr(int(m.group(1))), value)
         for kind, pattern in _ref_patterns(value):
             key = f"{kind}:{value}"
             m = pattern.search(body, self.cursor.get(key, 0)) or pattern.search(body)
