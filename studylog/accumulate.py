@@ -381,23 +381,10 @@ class Accumulated:
 
     def warm(self) -> None:
         """Compute what the pages read (before rendering forks workers that would each do it)."""
-        self._lists_by_doc
+        self.lists
 
-    def lists_of(self, doc: Document) -> list[tuple[AccList, int]]:
-        """The lists this diary contributes to, with how many of its items each holds."""
-        return self._lists_by_doc.get(id(doc), [])
-
-    @cached_property
-    def _lists_by_doc(self) -> dict[int, list[tuple[AccList, int]]]:
-        # one pass for all posts: asked once per post page, a scan of every entry each time
-        # made the build quadratic in the number of posts
-        counts: dict[int, dict[str, int]] = {}
-        for slug, acc in self.lists.items():
-            for e in acc.entries:
-                for m in e.mentions:
-                    mine = counts.setdefault(id(m.doc), {})
-                    mine[slug] = mine.get(slug, 0) + 1
-        return {d: [(self.lists[slug], n) for slug, n in c.items()] for d, c in counts.items()}
+    def lists_of(self, doc: Document) -> list[tuple[ListRef, int]]:
+        return own_lists(doc, self.site.config.lists)
 
     def paper_of(self, doc: Document) -> Paper | None:
         return next((p for p in self.papers if p.doc is doc), None)
@@ -416,6 +403,22 @@ class ListRef(NamedTuple):
     slug: str
 
 
+def own_lists(doc: Document, lists) -> list[tuple[ListRef, int]]:
+    """The lists a diary contributes to, with how many of its items each holds: counted from its
+    own sections as gather() counts its mentions, so a diary page never waits for every other
+    post's sections to be gathered."""
+    if doc.kind != "post" or not doc.html:
+        return []
+    sections = tuple(sec for sec, _ in lists)
+    out = []
+    for section, slug in lists:
+        # (anchor, n, title html, title text, url, notes): gather() skips items with neither
+        n = sum(1 for raw in raw_entries(doc.html, section, sections) if raw[3] or raw[5])
+        if n:
+            out.append((ListRef(section, slug), n))
+    return out
+
+
 @dataclass(eq=False)
 class OwnSections:
     """The accumulation as a plain diary page shows it: where its own sections are gathered.
@@ -426,18 +429,7 @@ class OwnSections:
     lists: tuple
 
     def lists_of(self, doc: Document) -> list[tuple[ListRef, int]]:
-        """Counted from this post's own sections, as gather() counts its mentions: a diary page
-        never waits for every other post's sections to be gathered."""
-        if doc.kind != "post" or not doc.html:
-            return []
-        sections = tuple(sec for sec, _ in self.lists)
-        out = []
-        for section, slug in self.lists:
-            # (anchor, n, title html, title text, url, notes): gather() skips items with neither
-            n = sum(1 for raw in raw_entries(doc.html, section, sections) if raw[3] or raw[5])
-            if n:
-                out.append((ListRef(section, slug), n))
-        return out
+        return own_lists(doc, self.lists)
 
     def paper_of(self, doc: Document) -> None:
         return None
