@@ -14,7 +14,6 @@ use by a template, after every post's HTML exists.
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import htmltree
 from .collect import Page, Site
-from .config import _line_of_entry
+from .config import line_of_entry
 from .search import BUNDLE
 from .content import Document
 from .errors import BuildError, ContentError, display_path
@@ -203,7 +202,6 @@ SECTIONS_USED: dict[tuple[str, str], list[tuple]] = {}
 
 
 _HEADING = re.compile(r"<h[1-6]\b[^>]*>(.*?)</h[1-6]\s*>", re.S | re.I)
-_ANY_TAG = re.compile(r"<[^>]*>")
 
 
 def _may_have_sections(doc_html: str, names) -> bool:
@@ -211,7 +209,7 @@ def _may_have_sections(doc_html: str, names) -> bool:
     section_items accepts), so a note without such sections is never parsed."""
     wanted = [_norm(n) for n in names]
     for m in _HEADING.finditer(doc_html):
-        text = _norm(html.unescape(_ANY_TAG.sub("", m.group(1))))
+        text = _norm(htmltree.plain_text(m.group(1)))
         if any(w in text for w in wanted):
             return True
     return False
@@ -462,7 +460,7 @@ def setup(site: Site, hooks) -> None:
         path = u.path_of("list", slug)
         if path.split("/")[0] in taken:
             toml = site.config.content_dir / "site.toml"
-            line = _line_of_entry(toml, "lists", section) if toml.is_file() else 1
+            line = line_of_entry(toml, "lists", section) if toml.is_file() else 1
             errors.append(BuildError(display_path(toml), line, f"list {section} = {slug!r}: /{path} is a page the "
                                      "site makes already; choose another name"))
             continue

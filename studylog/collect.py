@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import DEFAULT_NAV, SiteConfig, _line_of_entry
+from .config import DEFAULT_NAV, SiteConfig, line_of_entry
 from .content import Document
 from .errors import BuildError, display_path
 from .slugs import slugify, tag_slug
@@ -193,7 +193,7 @@ def check_nav(site: Site, errors: list[BuildError]) -> None:
     for label, target in site.config.nav:
         problem = nav_problem(site, target)
         if problem:
-            errors.append(BuildError(display_path(toml), _line_of_entry(toml, "nav", label),
+            errors.append(BuildError(display_path(toml), line_of_entry(toml, "nav", label),
                                      f"nav {label} = {target!r}: {problem}; a nav target is one of {valid}"
                                      + (f" (lists here: {lists})" if lists else "")))
 

@@ -163,7 +163,7 @@ def merge_base_url(configured: str | None, override: str) -> str:
 _KEY = r"""(?:"{0}"|'{0}'|{0})"""
 
 
-def _line_of_entry(path: Path, table: str, entry: str) -> int:
+def line_of_entry(path: Path, table: str, entry: str) -> int:
     """The site.toml line of `entry` inside the table `table`, whichever way it is written:
     `[table]` with `entry = ...` lines, an inline `table = { entry = ..., ... }`, or `[[table]]`
     blocks / an array of inline tables whose value is `entry` (nav's `label = "ホーム"`).

@@ -124,9 +124,10 @@ def _line_map(node, prefix: tuple, out: dict, first_line: int, twice: list | Non
             key = key_node.value
             path = prefix + (key,)
             line = key_node.start_mark.line + first_line
-            if isinstance(key, str) and key in seen and twice is not None:
-                twice.append((key, line, seen[key]))
-            seen.setdefault(key, line) if isinstance(key, str) else None
+            if isinstance(key, str):
+                if key in seen and twice is not None:
+                    twice.append((key, line, seen[key]))
+                seen.setdefault(key, line)
             out.setdefault(path, line)
             _line_map(value_node, path, out, first_line, twice)
     elif isinstance(node, yaml.SequenceNode):

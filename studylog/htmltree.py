@@ -98,6 +98,11 @@ def parse(source: str) -> Node:
     return b.finish()
 
 
+def plain_text(fragment: str) -> str:
+    """The text of an html fragment, tags dropped and entities decoded (no tree needed)."""
+    return htmllib.unescape(_TAG.sub("", fragment))
+
+
 def inner_html(source: str, node: Node) -> str:
     return source[node.inner_start:node.inner_end]
 
