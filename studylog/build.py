@@ -73,16 +73,16 @@ def build(opts: BuildOptions, setup: Iterable[Setup] = ()) -> BuildResult:
 
     setup = list(setup)
     out = Path(opts.out)
-    results_root = Path(opts.results) if opts.results else Path(opts.content).resolve().parent / "results"
+    results = results_root(opts.content, opts.results)
     options = (str(Path(opts.content).resolve()), str(out.absolute()), opts.base_url, opts.drafts,
-               str(results_root.absolute()), opts.smoke, opts.frozen, opts.search,
+               str(results.absolute()), opts.smoke, opts.frozen, opts.search,
                os.environ.get("STUDYLOG_SEARCH"), sys.executable)
     if opts.skip_if_unchanged and not setup and not opts.clean:
         summary = manifest.up_to_date(out, options)
         if summary is not None:
             lap("check")
             return BuildResult(None, summary["files"], time.perf_counter() - t0, timings, made=0, summary=summary)
-    manifest.start_recording(out, [Path(opts.content), render.DEFAULT_TEMPLATES, results_root])
+    manifest.start_recording(out, [Path(opts.content), render.DEFAULT_TEMPLATES, results])
     try:
         return _build(opts, setup, out, options, lap, t0, timings)
     finally:
@@ -210,8 +210,9 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                        summary=summary)
 
 
-def results_root(site: Site, opts: BuildOptions) -> Path:
-    return Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
+def results_root(content: Path, results: Path | None) -> Path:
+    """Where experiment results are stored: --results, else results/ beside the content folder."""
+    return Path(results) if results else Path(content).resolve().parent / "results"
 
 
 def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -> dict[str, ExperimentView]:
@@ -219,7 +220,7 @@ def experiment_stage(site: Site, opts: BuildOptions, errors: list[BuildError]) -
     the build is --frozen), then describe each stored result for the pages and references."""
     from . import experiments
     from .exp_view import build_view
-    root = Path(opts.results) if opts.results else site.config.content_dir.resolve().parent / "results"
+    root = results_root(site.config.content_dir, opts.results)
     plans = {}
     for doc in site.experiments:
         config = experiments.parse(doc, errors)

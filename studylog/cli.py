@@ -66,13 +66,13 @@ def main(argv: list[str] | None = None, setup=()) -> int:
     if problem:
         print(f"build.py: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from .build import BuildOptions, build
+    from .build import BuildOptions, build, results_root
     opts = BuildOptions(content=args.content, out=args.out, base_url=args.base_url,
                         drafts=args.drafts, quiet=args.quiet, jobs=args.jobs,
                         results=args.results, smoke=args.smoke, frozen=args.frozen,
                         search=not args.no_search, clean=args.clean, skip_if_unchanged=True)
     from .lock import build_locks, sweep_leftovers
-    results = args.results or args.content.resolve().parent / "results"
+    results = results_root(args.content, args.results)
     try:
         results = results if (args.content / "experiments").is_dir() else None
         # -q prints errors only: not even "another build ... is writing; waiting"
