@@ -57,4 +57,9 @@ class ContentError(Exception):
 
 
 class RefError(Exception):
-    """Raised by a link/fence handler; becomes `path:line: message` of the referencing file."""
+    """Raised by a link/fence handler; becomes `path:line: message` of the referencing file, at
+    `line` when the handler knows a better one than the reference's (a key inside a block)."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line

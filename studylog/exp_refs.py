@@ -179,12 +179,10 @@ def compare_handler(views: dict[str, ExperimentView]):
         missing = [(v, [s for s in steps if v.snap(s) is None]) for v in vs]
         missing = [(v, ss) for v, ss in missing if ss]
         if missing:
-            e = RefError("experiment-compare: " + "; ".join(
+            raise RefError("experiment-compare: " + "; ".join(
                 f"{v.name} has no sample grid at step{'s' if len(ss) > 1 else ''} {', '.join(map(str, ss))} "
                 f"(its steps: {', '.join(map(str, v.reference_steps)) or 'none, the experiment has no result yet'})"
-                for v, ss in missing))
-            e.line = _line(ref, "steps")   # the `steps:` key inside the block, else the fence
-            raise e
+                for v, ss in missing), line=_line(ref, "steps"))   # the `steps:` key, else the fence
         head = "".join(f'<th scope="col"><a href="{escape(v.page_href)}">{escape(v.doc.title)}</a></th>' for v in vs)
         rows = []
         for s in steps:

@@ -18,6 +18,7 @@ from gan.data import DataError
 from gan.keys import result_key
 
 from .errors import BuildError, ContentError, display_path
+from .guard import real_outside
 
 # Stored statuses a build may reuse. A failed (non-finite loss) run is deterministic for its key,
 # so training it again would fail the same way; a smoke result only stands in during --smoke.
@@ -134,10 +135,10 @@ def unreadable(path: Path) -> str | None:
 
 def _outside(given: str, path: Path, content: Path) -> str | None:
     try:
-        real = path.resolve()
-    except (OSError, RuntimeError, ValueError):
-        return f"dataset file {given!r}: cannot resolve the path (a symlink loop?)"
-    if not real.is_relative_to(content):
+        real = real_outside(path, content)
+    except ValueError as e:
+        return f"dataset file {given!r}: {e}"
+    if real is not None:
         return (f"dataset file {given!r} resolves to {real}, outside the content folder; "
                 "copy it into the content folder or give its absolute path")
     return None

@@ -53,13 +53,26 @@ def bad_values(meta, lines: dict, prefix: tuple = ()) -> list[tuple[int, str]]:
     return out
 
 
+UNRESOLVABLE = "cannot resolve the path (a symlink loop?)"
+
+
+def real_outside(path: Path, content_dir: Path) -> Path | None:
+    """Where `path` really is (symlinks followed) when that is outside the content folder, else
+    None. Raises ValueError when it cannot be resolved (a symlink loop)."""
+    try:
+        real = Path(path).resolve()
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ValueError(UNRESOLVABLE) from e
+    return None if real.is_relative_to(Path(content_dir).resolve()) else real
+
+
 def outside_link(path: Path, content_dir: Path) -> str | None:
     """Why `path` (a file found under the content folder) must not be read, or None."""
     try:
-        real = Path(path).resolve()
-    except (OSError, RuntimeError):
-        return "cannot resolve the path (a symlink loop?)"
-    if not real.is_relative_to(Path(content_dir).resolve()):
+        real = real_outside(path, content_dir)
+    except ValueError as e:
+        return str(e)
+    if real is not None:
         return f"this file is a symlink to {real}, outside the content folder; copy the file in instead"
     return None
 

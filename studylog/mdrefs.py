@@ -183,7 +183,7 @@ def run_fence(hooks: Hooks, state: _State, lang: str, source: str, options: dict
     try:
         out = str(hooks.fences[lang](ref))
     except RefError as e:   # a handler may name the line of the key at fault (ref.lines)
-        state.error(getattr(e, "line", None) or line, str(e))
+        state.error(e.line or line, str(e))
         return None
     state.references.append((lang, source))
     return out
