@@ -56,7 +56,7 @@ class Site:
     posts: list[Document]                  # newest first
     pages: list[Document]
     experiments: list[Document]
-    tags: dict[str, list[Document]]        # tag -> posts (newest first), then experiments
+    tags: dict[str, list[Document]]        # tag -> posts and experiments, newest first
     months: dict[str, list[Document]]      # "2017-12" -> posts, newest month first
     weeks: dict[str, list[Document]]       # "2017-W49" -> posts (ISO week, site tz)
     series: dict[str, SeriesInfo]
@@ -71,6 +71,13 @@ class Site:
     @property
     def documents(self) -> list[Document]:
         return self.posts + self.pages + self.experiments
+
+    def series_of(self, doc: Document) -> SeriesInfo | None:
+        """The series a post is part of: spellings that share one URL are one series."""
+        if not doc.series:
+            return None
+        key = _series_key(self.urls, doc.series)
+        return next((s for s in self.series.values() if _series_key(self.urls, s.name) == key), None)
 
     def lookup(self, name: str) -> Document | None:
         """A post or page by slug or file stem."""
@@ -93,6 +100,10 @@ class Site:
 
     def experiment(self, name: str) -> Document | None:
         return next((d for d in self.experiments if d.slug == name or d.stem == name), None)
+
+
+def _series_key(urls: Urls, name: str) -> str:
+    return urls.path_of("series", name).casefold()
 
 
 def _sort_key(doc: Document):
@@ -128,7 +139,7 @@ def collect(config: SiteConfig, docs: list[Document], *, drafts: bool, errors: l
         months.setdefault(f"{d.date:%Y-%m}", []).append(d)
         weeks.setdefault(iso_week_key(d.date), []).append(d)
         if d.series:   # series that share a URL are one series, spelled as first met (as tags)
-            name = series_spelling.setdefault(urls.path_of("series", d.series).casefold(), d.series)
+            name = series_spelling.setdefault(_series_key(urls, d.series), d.series)
             series_parts.setdefault(name, []).append(d)
     for docs in tags.values():     # posts and experiments together, newest first
         docs.sort(key=_sort_key, reverse=True)
@@ -209,11 +220,10 @@ def plan_pages(site: Site) -> list[Page]:
                       u.url("home", page=n + 1) if n < total else None)
         title = cfg.title if n == 1 else f"{n} ページ目"
         out.append(Page(u.path_of("home", page=n), "index.html", title, {"pager": pager, "is_home": True}))
-    series_at = {u.path_of("series", s.name).casefold(): s for s in site.series.values()}
     for d in site.posts:
         out.append(Page(u.doc_path(d), "post.html", d.title, {
             "prev_post": site.prev.get(id(d)), "next_post": site.next.get(id(d)),
-            "series": series_at.get(u.path_of("series", d.series).casefold()) if d.series else None}, doc=d))
+            "series": site.series_of(d)}, doc=d))
     for d in site.pages:
         out.append(Page(u.doc_path(d), "page.html", d.title, doc=d))
     out.append(Page(u.path_of("experiments"), "experiments.html", "実験", {"experiments": site.experiments}))
