@@ -383,23 +383,13 @@ class BuildCache:
         old = self.old.get("docs", {}) if self.old.get("docs_env") == env else {}
         new = self.new["docs"]
         self.new["docs_env"] = env
-        docs = []
-        paths = find_sources(content_dir)
-        parsed: dict = {}
-        if parse_many is not None:
-            misses = [p for p in paths if not self._cached_doc(old.get(str(p)), p)]
-            if misses:
-                for path, (blob, errs) in zip(misses, parse_many(misses)):
-                    parsed[path] = blob
-                    errors.extend(errs)
-        for path in paths:
-            key = str(path)
+        found = []                 # (path, stat, content hash, cached pickle or None)
+        for path in find_sources(content_dir):
             try:
                 st = os.stat(path)
             except OSError:
                 st = None
-            rec = old.get(key)
-            doc = None
+            rec = old.get(str(path))
             if st is not None:
                 note_read(path, st)
             if st is not None and rec is not None and rec[0] == stat_sig(st):
@@ -410,33 +400,32 @@ class BuildCache:
                 except OSError:
                     h = None
                 blob = rec[2] if rec is not None and h is not None and rec[1] == h else None
+            found.append((path, st, h, blob))
+        misses = [path for path, _, _, blob in found if blob is None]
+        parsed: dict = {}          # path -> (Document or None, its pickle or None)
+        if misses and parse_many is not None:
+            for path, (blob, errs) in zip(misses, parse_many(misses)):
+                parsed[path] = (None, blob)
+                errors.extend(errs)
+        else:
+            parsed = {path: (parse_document(path, content_dir, tz, errors), None) for path in misses}
+        docs = []
+        for path, st, h, blob in found:
             if blob is not None:
                 doc = pickle.loads(blob)
-            elif path in parsed:
-                blob = parsed[path]
-                doc = pickle.loads(blob) if blob is not None else None
             else:
-                doc = parse_document(path, content_dir, tz, errors)
-                if doc is not None and h is not None:
+                doc, blob = parsed[path]
+                if doc is None and blob is not None:
+                    doc = pickle.loads(blob)
+                elif doc is not None and h is not None:
                     blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
             if doc is None:
                 continue
             if st is not None and h is not None and blob is not None:
-                new[key] = (stat_sig(st), h, blob)
+                new[str(path)] = (stat_sig(st), h, blob)
             self.src_hash[id(doc)] = h or self.nonce
             docs.append(doc)
         return docs
-
-    @staticmethod
-    def _cached_doc(rec, path: Path) -> bool:
-        """Would parse_all take this file from the cache? (same stat, or same bytes)"""
-        if rec is None:
-            return False
-        try:
-            st = os.stat(path)
-            return rec[0] == stat_sig(st) or rec[1] == hash_bytes(path.read_bytes())
-        except OSError:
-            return False
 
     # --- markdown ---
     def markdown_key(self, doc, hooks) -> str:
