@@ -7,9 +7,18 @@
 
 Exit status: 0 built, 1 content errors (each printed as path:line: message), 2 usage error.
 """
+import os
 import sys
 
 from studylog.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if "tensorflow" not in sys.modules:
+        # Freeing a big site's ~10^6 objects one by one at exit costs ~0.1 s, a fifth of an
+        # edit rebuild; without TensorFlow (whose threads and atexit hooks want a real
+        # shutdown) nothing is left to tear down, so flush and leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -183,16 +183,23 @@ def run_plans(plans: list[Plan], results_root: Path, *, smoke: bool, quiet: bool
     todo = [p for p in plans if p.must_run]
     if not todo:
         return []
+    import gc
     from gan.run import run_experiment  # the only path from the site to TensorFlow
 
+    collecting = gc.isenabled()
+    gc.enable()   # the build turns it off (studylog.build.build); a training loop needs it
     done = []
-    for i, p in enumerate(todo, 1):
-        if not quiet:
-            print(f"experiment {i}/{len(todo)}: {p.name} ({p.state}{', smoke' if smoke else ''})", flush=True)
-        try:
-            run_experiment(p.name, p.config, results_root, quiet=quiet, smoke=smoke)
-        except DataError as e:
-            errors.append(BuildError(display_path(p.doc.path), p.doc.line_of(("experiment", "dataset")), str(e)))
-            continue
-        done.append(p.name)
+    try:
+        for i, p in enumerate(todo, 1):
+            if not quiet:
+                print(f"experiment {i}/{len(todo)}: {p.name} ({p.state}{', smoke' if smoke else ''})", flush=True)
+            try:
+                run_experiment(p.name, p.config, results_root, quiet=quiet, smoke=smoke)
+            except DataError as e:
+                errors.append(BuildError(display_path(p.doc.path), p.doc.line_of(("experiment", "dataset")), str(e)))
+                continue
+            done.append(p.name)
+    finally:
+        if not collecting:
+            gc.disable()
     return done

@@ -38,7 +38,8 @@ FAKE_HOST = "studylog.invalid"   # stands in for the origin when resolving relat
 
 @dataclass
 class _Page:
-    links: list[tuple[str, int]] = field(default_factory=list)   # (url, offset in the output file)
+    # (url, offset in the output file); None for a page carried over whose links need no check
+    links: list[tuple[str, int]] | None = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     text: str = ""
     path: str = ""       # where to read the text from when a cached page needs a line number
@@ -184,45 +185,60 @@ def _save(cache: Path, entries: dict, xml: dict) -> None:
         pass                 # a cache only: the next build scans again
 
 
-CACHE_VERSION = 3     # 3: attribute values are no longer scanned for links
+CACHE_VERSION = 4     # 4: a page's links are not kept (read again only if a target went)
 
 
 def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = None,
-              scanned: dict[str, tuple] | None = None) -> dict[str, _Page]:
-    """Every page's links and ids. With `cache`, a page whose file is the same (inode, size,
-    mtime: an incremental build links unchanged pages into the new tree) is not read again;
+              scanned: dict[str, tuple] | None = None, files: set[str] | None = None,
+              sigs: dict[str, tuple] | None = None) -> dict[str, _Page]:
+    """Every page's links and ids. With `cache`, a page whose file is the same (size, mtime,
+    inode: an incremental build links unchanged pages into the new tree) is not read again;
     nor is one in `scanned` ({rel: (links, ids)}: scanned by the worker that rendered it).
-    `present` receives the relative path of every file and folder of the tree."""
+    `files`: every file of the tree, as the build made it (else the tree is walked); `sigs`:
+    manifest.out_sig of those it has already stat'ed. `present` receives the relative path of
+    every file and folder of the tree."""
     scanned = scanned or {}
+    sigs = sigs or {}
     data = _load(cache)
     old = data.get("pages", {})
     pages: dict[str, _Page] = {}
     entries = {}
     root_s = str(root)
-    for dirpath, dirs, files in os.walk(root):
-        top = os.path.relpath(dirpath, root_s).replace(os.sep, "/")
-        top = "" if top == "." else top + "/"
-        if present is not None:
-            present.update(top + n for n in files)
-            present.update(top + n + "/" for n in dirs)
-        for name in files:
-            if not name.endswith(".html"):
-                continue
-            f = os.path.join(dirpath, name)
-            rel = top + name
-            st = os.stat(f)
-            key = (st.st_ino, st.st_size, st.st_mtime_ns)
-            hit = old.get(rel)
-            if rel in scanned:         # rendered this build: what the worker saw is the file
-                page = _Page(*scanned[rel], path=f)
-            elif hit is not None and hit[0] == key:
-                page = _Page(hit[1], hit[2], path=f, good_targets=hit[3], unchanged=True)
-            else:
-                with open(f, encoding="utf-8", errors="replace") as fh:
-                    page = scan_html(fh.read())
-                page.path = f
-            pages[rel] = page
-            entries[rel] = [key, page.links, page.ids, None]
+    walked = files is None
+    if walked:
+        files = set()
+        for dirpath, dirs, names in os.walk(root):
+            top = os.path.relpath(dirpath, root_s).replace(os.sep, "/")
+            top = "" if top == "." else top + "/"
+            files.update(top + n for n in names)
+            if present is not None:
+                present.update(top + n + "/" for n in dirs)
+    elif present is not None:
+        for rel in files:
+            parts = rel.split("/")
+            present.update("/".join(parts[:i]) + "/" for i in range(1, len(parts)))
+    if present is not None:
+        present.update(files)
+    for rel in files:
+        html = rel.endswith(".html")
+        sig = sigs.get(rel)
+        f = os.path.join(root_s, rel)
+        if sig is None and (html or not walked):
+            st = os.stat(f)     # also proves that a file the build says it made is there
+            sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+        if not html:
+            continue
+        hit = old.get(rel)
+        if rel in scanned:         # rendered this build: what the worker saw is the file
+            page = _Page(*scanned[rel], path=f)
+        elif hit is not None and hit[0] == sig:
+            page = _Page(None, hit[1], path=f, good_targets=hit[2], unchanged=True)
+        else:
+            with open(f, encoding="utf-8", errors="replace") as fh:
+                page = scan_html(fh.read())
+            page.path = f
+        pages[rel] = page
+        entries[rel] = [sig, page.ids, None]
     if cache is not None:
         cache_entries[cache] = entries      # check() fills in the good targets, then saves
         cache_xml[cache] = data.get("xml", {})
@@ -234,17 +250,19 @@ cache_xml: dict[Path, dict] = {}     # the feed's and the sitemap's verdicts, by
 
 
 def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None = None,
-          scanned: dict[str, tuple] | None = None) -> list[BuildError]:
+          scanned: dict[str, tuple] | None = None, files: set[str] | None = None,
+          sigs: dict[str, tuple] | None = None) -> list[BuildError]:
     """Every broken internal link of the site written under `root` (the new tree before the
     swap). `shown_as`: the folder the errors name (the real output folder); `cache`: a file
-    that remembers each page's links by (inode, size, mtime) between builds."""
+    that remembers each page's ids and link targets by (size, mtime, inode) between builds;
+    `scanned`, `files`, `sigs`: what the build already knows (scan_tree)."""
     root = Path(root)
     shown = Path(shown_as) if shown_as is not None else root
     urls = site.urls
     prefix = urls.prefix
     origin = urlsplit(urls.origin)
     present: set[str] = set()      # every file ("a/b.png") and folder ("a/") of the tree
-    pages = scan_tree(root, cache, present, scanned)
+    pages = scan_tree(root, cache, present, scanned, files, sigs)
     made_by = {output_file(p.path): p for p in site.pages_out}
     errors: list[BuildError] = []
     overrides: list[tuple[Path, str]] | None = None   # content/templates/, read on the first need
@@ -314,15 +332,21 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
     seen: dict = {}   # resolved links: most pages share the nav, tag and static links
     entries = cache_entries.pop(cache, None) if cache is not None else None
     ident = (prefix, urls.origin)     # a cached verdict holds for this base URL only
+    carried = [p for p in pages.values()
+               if p.unchanged and p.good_targets is not None and p.good_targets[0] == ident]
+    # (target, fragment) pairs the carried-over pages' good links went to that are gone now
+    gone = {(t, frag) for t, frag in set().union(*(p.good_targets[1] for p in carried))
+            if t not in present or (frag and (t not in pages or frag not in pages[t].ids))}
     for page_rel, page in sorted(pages.items()):
-        if page.unchanged and page.good_targets is not None and page.good_targets[0] == ident and all(
-                t in present and (not frag or (t in pages and frag in pages[t].ids))
-                for t, frag in page.good_targets[1]):
+        if page.unchanged and page.good_targets is not None and page.good_targets[0] == ident and (
+                not gone or gone.isdisjoint(page.good_targets[1])):
             # carried over unchanged, every link good last time, and every target still there
             # with the ids it pointed at: nothing to resolve again
             if entries is not None:
-                entries[page_rel][3] = page.good_targets
+                entries[page_rel][2] = page.good_targets
             continue
+        if page.links is None:         # carried over, but something it pointed at changed
+            page.links = scan_html(page.load()).links
         broken: list[tuple[int, str, str]] = []
         targets: list[tuple[str, str]] = []
         here = _page_url_path(page_rel)
@@ -348,7 +372,7 @@ def check(root: Path, site, *, shown_as: Path | None = None, cache: Path | None 
         if broken:
             report(page_rel, page, broken)
         elif entries is not None:
-            entries[page_rel][3] = (ident, list(dict.fromkeys(targets)))
+            entries[page_rel][2] = (ident, tuple(dict.fromkeys(targets)))
     old_xml = cache_xml.pop(cache, {}) if cache is not None else {}
     xml = {}
     for kind in ("feed", "sitemap"):
@@ -472,11 +496,12 @@ def _template_source(overrides: list[tuple[Path, str]], name: str, url: str) -> 
     return f"on a page of template {display_path(own[0])}" if own else None
 
 
-def check_links(site, tree: Path, out: Path, scanned: dict[str, tuple] | None = None) -> None:
+def check_links(site, tree: Path, out: Path, scanned: dict[str, tuple] | None = None,
+                files: set[str] | None = None, sigs: dict[str, tuple] | None = None) -> None:
     """The build's gate: raise ContentError naming every broken internal link of `tree`."""
     from .errors import ContentError
     out = Path(out).absolute()
     errors = check(tree, site, shown_as=out, cache=out.parent / ".studylog-cache" / out.name / "linkcheck.pickle",
-                   scanned=scanned)
+                   scanned=scanned, files=files, sigs=sigs)
     if errors:
         raise ContentError(errors)
