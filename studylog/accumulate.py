@@ -338,6 +338,8 @@ class Accumulated:
     site: Site
     paper_notes: list[Paper]
 
+    __fingerprint_by_listing__ = True    # documents below are named by listing() only
+
     def __fingerprint__(self, listing):
         """What every page holding this depends on (manifest.feed): each post's listing (front
         matter, URL, summary) and the raw entries of its listed sections, and the paper notes'

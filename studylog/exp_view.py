@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from markupsafe import Markup
-from PIL import Image
 
 from . import charts
 from .experiments import Plan, Result
@@ -337,14 +336,12 @@ def _exp_name(target: str) -> str:
     return target
 
 
-_size_cache: dict[Path, tuple[int, int]] = {}
-
-
 def image_size(path: Path) -> tuple[int, int]:
-    if path not in _size_cache:
-        with Image.open(path) as im:   # reads the header only
-            _size_cache[path] = im.size
-    return _size_cache[path]
+    from .mdrefs import cached_image_size   # one cache of sizes, kept by the manifest
+    size = cached_image_size(path)
+    if size is None:
+        raise OSError(f"cannot read the image {path}")
+    return size
 
 
 def build_view(site, name: str, doc, plan: Plan | None, result: Result | None) -> ExperimentView:

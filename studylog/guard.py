@@ -114,9 +114,17 @@ def check_rendered(docs) -> list:
     (References inside code are escaped by Markdown and never reach here.)"""
     from .errors import BuildError, display_path
     errors = []
+    fine: set[tuple[str, str]] = set()    # references seen to be good (most pages repeat a few)
     for doc in docs:
         html = getattr(doc, "html", "") or ""
         if "&#" not in html:
+            continue
+        refs = set(_CHAR_REF.findall(html)) - fine
+        if not refs:
+            continue
+        good = {r for r in refs if not _bad_code_point(int(r[0], 16) if r[0] else int(r[1]))}
+        fine |= good
+        if good == refs:
             continue
         for m in _CHAR_REF.finditer(html):
             n = int(m.group(1), 16) if m.group(1) else int(m.group(2))

@@ -101,8 +101,7 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
     t = type(v)
     if t is str:
         b = v.encode("utf-8", "surrogatepass")
-        h.update(b"s%d:" % len(b))
-        h.update(b)
+        h.update(b"s%d:%b" % (len(b), b))
     elif t is _Document:
         h.update(b"D" + fp(v).encode())
     elif t is list or t is tuple:
@@ -113,14 +112,12 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
             hit = memo.get(id(v))
             if hit is None:
                 sub = _h()
-                for x in v:
-                    feed(sub, x, fp, depth + 1)
+                _feed_items(sub, v, fp, depth + 1)
                 hit = memo[id(v)] = (v, sub.digest())   # holds v: its id stays unique
             h.update(b"M%d:" % len(v) + hit[1])
             return
         h.update(b"L%d[" % len(v) if t is list else b"T%d[" % len(v))
-        for x in v:
-            feed(h, x, fp, depth + 1)
+        _feed_items(h, v, fp, depth + 1)
         h.update(b"]")
     elif v is None or t is bool or t is int or t is float:
         h.update(f"{t.__name__}:{v!r};".encode())
@@ -140,8 +137,12 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
             raise Uncacheable("too deep")
         h.update(f"{t.__name__}{len(v)}{{".encode())
         for k, x in v.items():       # insertion order: templates iterate in this order
-            feed(h, k, fp, depth + 1)
-            feed(h, x, fp, depth + 1)
+            if type(k) is str and type(x) is str:   # the common case, without two calls
+                kb, xb = k.encode("utf-8", "surrogatepass"), x.encode("utf-8", "surrogatepass")
+                h.update(b"s%d:%bs%d:%b" % (len(kb), kb, len(xb), xb))
+            else:
+                feed(h, k, fp, depth + 1)
+                feed(h, x, fp, depth + 1)
         h.update(b"}")
     elif isinstance(v, (set, frozenset)):
         parts = []
@@ -163,7 +164,9 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
         # an object that knows what of it a page can show (accumulate.Accumulated, an
         # experiment's view): that value; it names the documents it lists by the `listing`
         # function it is given (their front matter, URL and summary, not their bodies)
-        memo = getattr(fp, "memo", None)     # the same object is on many pages (every tag page)
+        # the same object is on many pages (every tag page); one whose value names documents
+        # only through `listing` digests the same under either of a build's Memos: shared
+        memo = getattr(fp, "fmemo" if getattr(t, "__fingerprint_by_listing__", False) else "memo", None)
         hit = memo.get(("F", id(v))) if memo is not None else None
         if hit is None:
             sub = _h()
@@ -187,11 +190,27 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
         h.update(f"{t.__module__}.{t.__qualname__}:{r};".encode())
 
 
-class Memo:
-    """A fingerprint function for documents, with a memo of list digests for one build."""
+def _feed_items(h, items, fp, depth: int) -> None:
+    """feed() each item; strings and documents (most items) without a call each."""
+    for x in items:
+        t = type(x)
+        if t is str:
+            b = x.encode("utf-8", "surrogatepass")
+            h.update(b"s%d:%b" % (len(b), b))
+        elif t is _Document:
+            h.update(b"D" + fp(x).encode())
+        else:
+            feed(h, x, fp, depth)
 
-    def __init__(self, fn: Callable[[Any], str]):
+
+class Memo:
+    """A fingerprint function for documents, with a memo of list digests for one build, and
+    `fmemo`, shared by the build's two Memos: the digests of objects whose __fingerprint__
+    names documents only through `listing` (__fingerprint_by_listing__), the same for both."""
+
+    def __init__(self, fn: Callable[[Any], str], fmemo: dict | None = None):
         self.fn, self.memo = fn, {}
+        self.fmemo = {} if fmemo is None else fmemo
 
     def __call__(self, doc) -> str:
         return self.fn(doc)
@@ -330,7 +349,8 @@ class BuildCache:
         self.md_new: dict[str, tuple] = {}
         self.doc_fp: dict[int, str] = {}
         self.doc_lfp: dict[int, str] = {}
-        self._full_fp, self._listing_fp = Memo(self.fingerprint), Memo(self.listing)
+        self._full_fp = Memo(self.fingerprint)
+        self._listing_fp = Memo(self.listing, self._full_fp.fmemo)
         self._full_fp.listing = self._listing_fp.listing = self._listing_fp
         self.src_hash: dict[int, str] = {}
         self.md_key: dict[int, str] = {}

@@ -127,7 +127,7 @@ def _local_file(el, attr, value, is_image, state: _State, line: int):
     el.set(attr, state.ctx.copy_asset(src, state.ctx.urls.path_of("asset", rel)) + (f"#{anchor}" if anchor else ""))
     if is_image:
         el.set("loading", "lazy")
-        size = _image_size(src)
+        size = cached_image_size(src)
         if size:
             el.set("width", str(size[0]))
             el.set("height", str(size[1]))
@@ -136,7 +136,7 @@ def _local_file(el, attr, value, is_image, state: _State, line: int):
 IMAGE_SIZES: dict = {}   # (path, size, mtime_ns) -> (w, h) | None; the build keeps it between runs
 
 
-def _image_size(path: Path):
+def cached_image_size(path: Path):
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key in IMAGE_SIZES:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import html
 import io
 import json
@@ -250,6 +251,7 @@ def build_options(content: Path, rest: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str], setup=()) -> int:
+    gc.enable()    # build.py turns it off for a one-shot build; a server rebuilds for hours
     args, rest = parser().parse_known_args(argv)
     content = args.content
     if not content.is_dir():
