@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import post
 
@@ -135,3 +136,24 @@ def test_a_backslash_escaped_target_resolves_and_is_named_as_written(make_conten
     got = errors_for(err)
     assert [l for l, _ in got] == [8], err
     assert "unknown post 'gan_practice'" in got[0][1], got
+
+
+PIECES = ["post:x", "post:xy", "post\\:x", "[a](", "](", "[d]: ", "[e]:", "<", ">", ")", "(", " ", "\n", "\t",
+          "\u3000", '"t"', "'t'", "(t)", "文", "x", "> ", "]"]
+
+
+LINKS = ["[a](post:x)", "[a]( <post:x> 't')", "[a](post:x \"t\" )", "[a](\n post:x)", "[a](post:xy)", "[a](post\\:x)",
+         "\n[d]: post:x\n", "\n > [d]:\t<post:x>\n", "\n[d]: post:x)\n", "[d]: post:x"]
+
+
+@given(st.lists(st.one_of(st.sampled_from(LINKS), st.sampled_from(PIECES)), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_find_ref_agrees_with_the_reference_patterns(pieces):
+    """The fast search (literal occurrences, patterns compiled once) answers exactly as the
+    patterns _ref_patterns compiles for the target, from every start."""
+    from studylog.mdrefs import _ref_patterns, find_ref
+    body = "".join(pieces)
+    for kind, pattern in _ref_patterns("post:x"):
+        for start in range(len(body) + 1):
+            m = pattern.search(body, start)
+            assert find_ref(body, "post:x", kind, start) == ((m.start("target"), m.end()) if m else None)
