@@ -6,7 +6,7 @@ The cache lives beside the output, in `<out's parent>/.studylog-cache/<out's nam
                       the file's (size, mtime, inode) as written; the parsed documents by source
                       hash; each Markdown rendering's references and what they resolved to;
                       template analyses; file hashes by stat
-    markdown.pickle   rendered Markdown (html, toc, summaries) by its own hash
+    markdown-?.pickle rendered Markdown (html, toc, summaries) by its own hash, in 16 shards
 
 A key covers: studylog's own code (every .py here and the versions of the libraries it
 renders with), site.toml, the templates a page's template pulls in (extends / include /
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import os
 import pickle
@@ -178,16 +179,29 @@ def feed(h, v: Any, fp: Callable[[Any], str], depth: int = 0) -> None:
     elif dataclasses.is_dataclass(v) and not isinstance(v, type):
         if depth > 60:
             raise Uncacheable("too deep")
-        h.update(f"{t.__module__}.{t.__qualname__}(".encode())
-        for f in dataclasses.fields(v):
-            h.update(f.name.encode() + b"=")
-            feed(h, getattr(v, f.name), fp, depth + 1)
+        head, names = _dataclass_shape(t)
+        h.update(head)
+        for name, label in names:
+            h.update(label)
+            feed(h, getattr(v, name), fp, depth + 1)
         h.update(b")")
     else:
         r = repr(v)
         if " at 0x" in r or r.startswith("<"):
             raise Uncacheable(f"cannot fingerprint {t.__qualname__}")
         h.update(f"{t.__module__}.{t.__qualname__}:{r};".encode())
+
+
+@functools.lru_cache(maxsize=None)
+def _dataclass_shape(t: type) -> tuple[bytes, tuple[tuple[str, bytes], ...]]:
+    """How feed() opens a dataclass and names each field (asked once per class, not per value)."""
+    names = tuple((f.name, f.name.encode() + b"=") for f in dataclasses.fields(t))
+    return f"{t.__module__}.{t.__qualname__}(".encode(), names
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(t: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(t))
 
 
 def _feed_items(h, items, fp, depth: int) -> None:
@@ -345,7 +359,7 @@ class BuildCache:
         self.old: dict = {}
         self.new: dict = {"format": FORMAT, "code": self.code, "docs": {}, "markdown": {},
                           "templates": {}, "outputs": {}}
-        self._md_store: dict | None = None
+        self._md_shards: dict[str, dict] = {}   # first hex digit -> {digest: rendering}
         self.md_new: dict[str, tuple] = {}
         self.doc_fp: dict[int, str] = {}
         self.doc_lfp: dict[int, str] = {}
@@ -457,16 +471,21 @@ class BuildCache:
         self.md_key[id(doc)] = key
         return key
 
-    def md_store(self) -> dict:
-        if self._md_store is None:
+    def md_shard(self, digest_: str) -> dict:
+        """The stored renderings whose digest starts like `digest_` (16 files, so that
+        an edit rewrites one or two small files, not every page's HTML)."""
+        n = digest_[:1]
+        shard = self._md_shards.get(n)
+        if shard is None:
             try:
-                with open(self.dir / "markdown.pickle", "rb") as f:
-                    self._md_store = pickle.load(f)
-                if not isinstance(self._md_store, dict) or self._md_store.get("code") != self.code:
-                    self._md_store = {}
+                with open(self.dir / f"markdown-{n}.pickle", "rb") as f:
+                    shard = pickle.load(f)
+                if not isinstance(shard, dict) or shard.get("code") != self.code:
+                    shard = {}
             except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
-                self._md_store = {}
-        return self._md_store
+                shard = {}
+            self._md_shards[n] = shard
+        return shard
 
     def cached_markdown(self, doc, hooks, ctx):
         """A cached rendering whose references still resolve the same, else None."""
@@ -475,7 +494,7 @@ class BuildCache:
         if rec is None:
             return None
         deps, result_digest = rec
-        stored = self.md_store().get(result_digest)
+        stored = self.md_shard(result_digest).get(result_digest)
         if stored is None:
             return None
         from .mdrefs import recheck
@@ -504,7 +523,7 @@ class BuildCache:
         if fp is None:
             if type(doc).__name__ == "Site":
                 return self.site_digest(doc)
-            fields = {f.name for f in dataclasses.fields(doc)}
+            fields = _field_names(type(doc))
             extra = {k: v for k, v in sorted(vars(doc).items()) if k not in fields}
             try:
                 fp = digest((self.src_hash.get(id(doc), self.nonce), doc.rel, str(doc.path),
@@ -604,7 +623,7 @@ class BuildCache:
         if fp is None:
             if type(doc).__name__ == "Site":
                 return self.site_digest(doc)
-            fields = {f.name for f in dataclasses.fields(doc)}
+            fields = _field_names(type(doc))
             extra = {k: v for k, v in sorted(vars(doc).items()) if k not in fields}
             try:
                 # the path as text: a Path would bring in the file's content hash
@@ -736,8 +755,12 @@ class BuildCache:
         # used this build (every post's, when a page asked for the accumulation), else as before
         self.new["sections"] = dict(accumulate.SECTIONS_USED) or self.old.get("sections", {})
         self.dir.mkdir(parents=True, exist_ok=True)
-        if set(self.md_new) != set(self.md_store()) - {"code"}:
-            _atomic_pickle(self.dir / "markdown.pickle", {"code": self.code, **self.md_new})
+        shards: dict[str, dict] = {n: {} for n in "0123456789abcdef"}
+        for d, rendering in self.md_new.items():
+            shards[d[:1]][d] = rendering
+        for n, entries in shards.items():   # a shard is written when what it holds changed
+            if set(entries) != set(self.md_shard(n)) - {"code"}:
+                _atomic_pickle(self.dir / f"markdown-{n}.pickle", {"code": self.code, **entries})
         _atomic_pickle(self.dir / "manifest.pickle", self.new)
 
 
