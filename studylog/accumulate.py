@@ -199,6 +199,17 @@ def split_entry(src: str, li: htmltree.Node) -> tuple[str, str, str | None, str]
 # (what this build used, in SECTIONS_USED) and drops it when studylog's code changes.
 SECTIONS: dict[tuple[str, str], list[tuple]] = {}
 SECTIONS_USED: dict[tuple[str, str], list[tuple]] = {}
+# id(html) -> (html, its sha256): each post is asked for once per listed section (cleared with
+# SECTIONS at the start of a build; holding the html keeps its id unique meanwhile)
+HTML_HASHES: dict[int, tuple[str, str]] = {}
+ENTRY_DIGESTS: dict[tuple[str, str], str] = {}   # (sha256 of html, section) -> entries_digest
+
+
+def _html_hash(doc_html: str) -> str:
+    hit = HTML_HASHES.get(id(doc_html))
+    if hit is None or hit[0] is not doc_html:
+        hit = HTML_HASHES[id(doc_html)] = (doc_html, hashlib.sha256(doc_html.encode("utf-8", "surrogatepass")).hexdigest())
+    return hit[1]
 
 
 _HEADING = re.compile(r"<h[1-6]\b[^>]*>(.*?)</h[1-6]\s*>", re.S | re.I)
@@ -218,7 +229,7 @@ def _may_have_sections(doc_html: str, names) -> bool:
 def raw_entries(doc_html: str, section: str, sections: tuple[str, ...]) -> list[tuple]:
     """The raw entries of `section` in one post; on a miss every one of `sections` is read from
     a single parse of the html."""
-    h = hashlib.sha256(doc_html.encode("utf-8", "surrogatepass")).hexdigest()
+    h = _html_hash(doc_html)
     if (h, section) not in SECTIONS:
         names = dict.fromkeys((section, *sections))
         root = htmltree.parse(doc_html) if _may_have_sections(doc_html, names) else None
@@ -226,6 +237,16 @@ def raw_entries(doc_html: str, section: str, sections: tuple[str, ...]) -> list[
             SECTIONS[(h, s)] = [] if root is None else [
                 (anchor, n, *split_entry(doc_html, li)) for n, (anchor, li) in enumerate(section_items(doc_html, s, root))]
     found = SECTIONS_USED[(h, section)] = SECTIONS[(h, section)]
+    return found
+
+
+def entries_digest(doc_html: str, section: str, sections: tuple[str, ...]) -> str:
+    """A digest of raw_entries(...) (plain tuples of text and numbers: their repr is exact)."""
+    key = (_html_hash(doc_html), section)
+    found = ENTRY_DIGESTS.get(key)
+    if found is None:
+        text = repr(raw_entries(doc_html, section, sections)).encode("utf-8", "surrogatepass")
+        found = ENTRY_DIGESTS[key] = hashlib.blake2b(text, digest_size=16).hexdigest()
     return found
 
 
@@ -346,8 +367,14 @@ class Accumulated:
         front matter; not the rest of a post's body, so editing a diary outside its listed
         sections remakes no tag or list page."""
         sections = tuple(sec for sec, _ in self.site.config.lists)
-        return (self.site.config.lists,
-                [(listing(d), [raw_entries(d.html, s, sections) for s in sections]) for d in self.site.posts if d.html],
+        posts = hashlib.blake2b(digest_size=16)   # fixed-length digests, one run of them
+        for d in self.site.posts:
+            if d.html:
+                posts.update(listing(d).encode())
+                for s in sections:
+                    posts.update(entries_digest(d.html, s, sections).encode())
+                posts.update(b";")
+        return (self.site.config.lists, posts.hexdigest(),
                 [(listing(p.doc), p.title, p.authors, p.venue, p.year, p.arxiv, p.url) for p in self.paper_notes])
 
     @cached_property

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 import time
@@ -363,6 +362,7 @@ def _fork_map(fn, state: tuple, items: list, n_jobs: int) -> list:
     global _STATE, _RENDERER
     _STATE, _RENDERER = state, None
     try:
+        import multiprocessing   # here: an edit rebuild forks nothing
         with multiprocessing.get_context("fork").Pool(n_jobs, initializer=manifest.take_recorded) as pool:
             out = []
             for result, reads in pool.map(_reporting, [(fn, i) for i in items], chunksize=1):

@@ -382,6 +382,8 @@ class BuildCache:
         accumulate.SECTIONS.clear()
         accumulate.SECTIONS.update(self.old.get("sections", {}))
         accumulate.SECTIONS_USED.clear()
+        accumulate.HTML_HASHES.clear()
+        accumulate.ENTRY_DIGESTS.clear()
 
     def _load(self) -> None:
         try:
@@ -625,12 +627,22 @@ class BuildCache:
                 return self.site_digest(doc)
             fields = _field_names(type(doc))
             extra = {k: v for k, v in sorted(vars(doc).items()) if k not in fields}
-            try:
-                # the path as text: a Path would bring in the file's content hash
-                fp = digest(tuple(str(v) if isinstance(v, Path) else v
-                                  for v in (getattr(doc, f) for f in LISTING_FIELDS)) + (extra,), self.fingerprint)
-            except Uncacheable:
-                fp = self.nonce + str(id(doc))
+            # The listed fields are the parse of the source (by its hash, path and docs_env)
+            # plus the summaries of its rendering (by the rendering's digest): remembered by
+            # those between builds, as hashing a thousand posts' front matter costs ~30 ms.
+            src, md = self.src_hash.get(id(doc)), self.md_digest.get(id(doc))
+            key = (f"{src}|{md}|{doc.rel}|{doc.path}|{self.new.get('docs_env')}"
+                   if src and md and src != self.nonce and md != self.nonce and not extra else None)
+            fp = self.old.get("listings", {}).get(key) if key else None
+            if fp is None:
+                try:
+                    # the path as text: a Path would bring in the file's content hash
+                    fp = digest(tuple(str(v) if isinstance(v, Path) else v
+                                      for v in (getattr(doc, f) for f in LISTING_FIELDS)) + (extra,), self.fingerprint)
+                except Uncacheable:
+                    fp, key = self.nonce + str(id(doc)), None
+            if key:
+                self.new.setdefault("listings", {})[key] = fp
             self.doc_lfp[id(doc)] = fp
         return fp
 
