@@ -349,20 +349,21 @@ _RENDERER: MarkdownRenderer | None = None
 
 
 def _jobs(jobs: int | None, n_items: int) -> int:
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
     if "tensorflow" in sys.modules:  # a build that just trained: forking TF's threads can hang
         return 1
-    if jobs is None:
-        return (os.cpu_count() or 1) if n_items >= PARALLEL_MIN_DOCS else 1
-    return jobs
+    n = jobs if jobs is not None else (os.cpu_count() or 1) if n_items >= PARALLEL_MIN_DOCS else 1
+    if n > 1:
+        import multiprocessing       # here: an edit rebuild forks nothing
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return 1
+    return n
 
 
 def _fork_map(fn, state: tuple, items: list, n_jobs: int) -> list:
     global _STATE, _RENDERER
     _STATE, _RENDERER = state, None
     try:
-        import multiprocessing   # here: an edit rebuild forks nothing
+        import multiprocessing
         with multiprocessing.get_context("fork").Pool(n_jobs, initializer=manifest.take_recorded) as pool:
             out = []
             for result, reads in pool.map(_reporting, [(fn, i) for i in items], chunksize=1):

@@ -10,18 +10,14 @@ from __future__ import annotations
 import html as htmllib
 import re
 import xml.etree.ElementTree as etree
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import unquote
 
 import markdown
-import yaml
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
-from .errors import BuildError, RefError, display_path
-from .hooks import FenceRef, Hooks, LinkRef, RenderContext
+from .errors import RefError
+from .hooks import Hooks, LinkRef, RenderContext
 from .mdrefs import IMAGE_SIZES, Rendered, _State, _local_file, _result_sig, recheck, run_fence  # noqa: F401 (re-exported)
 from .mathml import MathExtension, math_to_text
 from .slugs import toc_slugify

@@ -13,7 +13,6 @@ from functools import lru_cache
 from latex2mathml.converter import convert
 import xml.etree.ElementTree as etree
 
-from markdown import util as md_util
 from markdown.inlinepatterns import InlineProcessor
 from pymdownx import arithmatex
 

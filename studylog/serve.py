@@ -81,7 +81,7 @@ def build_once(argv: list[str], setup) -> tuple[int, list[str], str]:
             code = main(argv, setup)
         except SystemExit as e:          # argparse
             code = e.code if isinstance(e.code, int) else 2
-        except Exception as e:           # a bug must not stop the server
+        except Exception:                # a bug must not stop the server
             import traceback
             traceback.print_exc()
             code = 1
