@@ -209,7 +209,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 search_sigs = cache.record_search(None if warning else skey, writer.tmp, search.BUNDLE)
                 quick = quick and not warning
             lap("search")
-        cache.record_outputs(writer.tmp, outputs)
+        cache.record_outputs(writer.tmp, outputs, untouched=ready)
         made = {rel: rec[1] for rel, rec in cache.new["outputs"].items()}
         made.update(search_sigs)
         check_links(site, writer.tmp, out, scanned,   # nothing broken is published

@@ -651,14 +651,14 @@ class BuildCache:
         """Outputs whose key matches the manifest and whose old file is as we wrote it
         (in the output, or with spare=True in the spare tree)."""
         old = self.old.get("spare", {}).get("outputs", {}) if spare else self.old.get("outputs", {})
-        root = self.spare_dir if spare else self.out
+        root = str(self.spare_dir if spare else self.out)
         same = set()
         for rel, o in outputs.items():
             rec = old.get(rel)
             if o.key is None or rec is None or rec[0] != o.key:
                 continue
             try:
-                st = os.lstat(root / rel)
+                st = os.lstat(os.path.join(root, rel))
             except OSError:
                 continue
             if out_sig(st) == rec[1]:
@@ -695,11 +695,15 @@ class BuildCache:
                         return False
         return n_files == len(want_files) and n_dirs == len(want_dirs)
 
-    def record_outputs(self, root: Path, outputs: dict[str, Output]) -> None:
+    def record_outputs(self, root: Path, outputs: dict[str, Output], untouched: set[str] = frozenset()) -> None:
+        """The key and stat of every output in `root`; `untouched`: files of the spare tree
+        that unchanged(spare=True) found as recorded and the build left alone."""
         rec = {}
+        spare = self.old.get("spare", {}).get("outputs", {})
+        root = str(root)
         for rel, o in outputs.items():
             if o.key is not None:
-                rec[rel] = (o.key, out_sig(os.lstat(root / rel)))
+                rec[rel] = (o.key, spare[rel][1] if rel in untouched else out_sig(os.lstat(os.path.join(root, rel))))
         self.new["outputs"] = rec
 
     def keep_outputs(self, outputs: dict[str, Output]) -> None:
