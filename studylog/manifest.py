@@ -57,6 +57,12 @@ def hash_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+# What loading a cache file may raise: missing, unreadable, truncated, from another version,
+# or corrupt in any way (a bad frame length raises OverflowError or MemoryError); a cache
+# that cannot be read is as if absent, never a failed build.
+CACHE_UNREADABLE = Exception
+
+
 def stat_sig(st: os.stat_result) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
@@ -390,7 +396,7 @@ class BuildCache:
             st = os.stat(self.out)
             with open(self.dir / "manifest.pickle", "rb") as f:
                 old = pickle.load(f)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+        except CACHE_UNREADABLE:
             return
         if not isinstance(old, dict) or old.get("format") != FORMAT:
             return
@@ -484,7 +490,7 @@ class BuildCache:
                     shard = pickle.load(f)
                 if not isinstance(shard, dict) or shard.get("code") != self.code:
                     shard = {}
-            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+            except CACHE_UNREADABLE:
                 shard = {}
             self._md_shards[n] = shard
         return shard
@@ -944,7 +950,7 @@ def up_to_date(out: Path, options: tuple) -> dict | None:
         with open(quick_path(out), "rb") as f:
             q = pickle.load(f)
         st = os.stat(out)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+    except CACHE_UNREADABLE:
         return None
     if not isinstance(q, dict) or q.get("format") != FORMAT or q.get("options") != options \
             or q.get("out") != (st.st_ino, st.st_dev):

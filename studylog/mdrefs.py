@@ -60,13 +60,24 @@ _AFTER = {("inline", True): re.compile(rf">{_TITLE}\s*\)"), ("inline", False): r
 _DEFINITION_START = re.compile(r"[ \t>]*\[[^\]\n]+\]:[ \t]*<?")
 
 
-def find_ref(body: str, value: str, kind: str, start: int) -> tuple[int, int] | None:
+def escaped_punctuation(body: str) -> set[str]:
+    """The punctuation characters written backslash-escaped somewhere in `body`."""
+    return set(_ESCAPED.findall(body)) & _PUNCT
+
+
+_ESCAPED = re.compile(r"(?<=\\).", re.S)    # every character right after a backslash
+
+
+def find_ref(body: str, value: str, kind: str, start: int, escaped: set[str] | None = None) -> tuple[int, int] | None:
     """(start of the target, end of the match) of _ref_patterns(value)[kind]'s first match
     at or after `start`. The same answer without compiling two patterns for every reference
     (a third of a clean build's Markdown time went there): when no punctuation of `value`
-    is written backslash-escaped anywhere in `body`, the target can only be `value` as it
-    is, so each literal occurrence is tried in turn with patterns compiled once."""
-    if value.startswith("<") or any("\\" + c in body for c in set(value) & _PUNCT):
+    is written backslash-escaped anywhere in `body` (`escaped`: escaped_punctuation(body),
+    worked out once a document), the target can only be `value` as it is, so each literal
+    occurrence is tried in turn with patterns compiled once."""
+    if escaped is None:
+        escaped = escaped_punctuation(body)
+    if value.startswith("<") or not escaped.isdisjoint(value):
         pattern = dict(_ref_patterns(value))[kind]
         m = pattern.search(body, start)
         return (m.start("target"), m.end()) if m else None
@@ -75,9 +86,11 @@ def find_ref(body: str, value: str, kind: str, start: int) -> tuple[int, int] | 
         angle = pos > 0 and body[pos - 1] == "<"
         head = pos - 1 if angle else pos              # where the target starts
         if kind == "inline":
-            before = body[:head].rstrip()              # \s* between "](" and the target
-            match_start = len(before) - 2
-            ok = before.endswith("](")
+            j = head
+            while j > 0 and body[j - 1].isspace():    # \s* between "](" and the target
+                j -= 1
+            match_start = j - 2
+            ok = match_start >= 0 and body.startswith("](", match_start)
         else:
             match_start = body.rfind("\n", 0, pos) + 1  # a definition starts its line
             ok = _DEFINITION_START.fullmatch(body, match_start, pos) is not None
@@ -100,6 +113,7 @@ class _State:
         self.cursor: dict[str, int] = {}   # where to search next for a repeated reference
         self.deps: list[tuple] = []
         self._masked: str | None = None   # the body with code blanked out (line_of_ref)
+        self._escaped: set[str] | None = None   # its backslash-escaped punctuation
 
     def line_of(self, needle: str, pattern: re.Pattern | None = None) -> int:
         """Line in the file of the next occurrence of `needle` (or regex) in the body."""
@@ -125,9 +139,12 @@ class _State:
         if self._masked is None:
             self._masked = blank_code(self.doc.body or "")
         body = self._masked
+        if self._escaped is None:
+            self._escaped = escaped_punctuation(body)
         for kind in ("inline", "definition"):
             key = f"{kind}:{value}"
-            found = find_ref(body, value, kind, self.cursor.get(key, 0)) or find_ref(body, value, kind, 0)
+            found = (find_ref(body, value, kind, self.cursor.get(key, 0), self._escaped)
+                     or find_ref(body, value, kind, 0, self._escaped))
             if found is not None:
                 self.cursor[key] = found[1]
                 return self.doc.body_line + body.count("\n", 0, found[0])

@@ -127,6 +127,10 @@ class SiteWriter:
             shutil.copy2(src, first)
         if first != dest:
             os.replace(first, dest)
+            # renaming a hard link over another link of the same file does nothing at all
+            # (POSIX rename): the spare may already hold this very file from a failed build
+            if os.path.lexists(first):
+                os.unlink(first)
         self.count += 1
 
     def copy(self, rel: str, src: Path) -> None:

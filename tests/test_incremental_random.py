@@ -465,3 +465,58 @@ def test_the_build_after_training_remakes_nothing(make_content, tmp_path, monkey
     assert (results / "e" / "run.json").exists() and first.made == first.files
     again = build(opts)
     assert again.made == 0, again.made
+
+
+def test_a_failed_build_then_a_good_one_leaves_no_temporary_files(make_content, tmp_path):
+    """Found by review: a build that failed after hard-linking live pages into the spare tree
+    (its manifest unsaved), then a good build, published `.index.html.PID.tmp` files: the
+    good build linked the same file again, and renaming a hard link over itself does nothing."""
+    from conftest import post
+    posts = {"posts/a.md": post("A", "2017-12-04", "A。"), "posts/b.md": post("B", "2017-12-05", "B。")}
+    content = make_content(posts)
+    out, ref = tmp_path / "site", tmp_path / "ref"
+    opts = dict(content=content, out=out, jobs=1, quiet=True, search=False)
+    build(BuildOptions(**opts))
+    (content / "posts" / "a.md").write_text(post("A2", "2017-12-04", "A。"), encoding="utf-8")
+    build(BuildOptions(**opts))
+    (content / "posts" / "b.md").write_text(post("B", "2017-12-05", "B。\n\n[x](#nowhere)"), encoding="utf-8")
+    with pytest.raises(ContentError):
+        build(BuildOptions(**opts))
+    (content / "posts" / "b.md").write_text(post("B", "2017-12-05", "B。\n\nmore"), encoding="utf-8")
+    build(BuildOptions(**opts))
+    build(BuildOptions(content=content, out=ref, jobs=1, quiet=True, search=False, clean=True))
+    assert tree(out) == tree(ref)
+
+
+@pytest.mark.parametrize("cache_file", ["markdown-{}.pickle", "manifest.pickle", "linkcheck.pickle"])
+def test_a_corrupt_cache_file_is_ignored(make_content, sample_files, tmp_path, cache_file):
+    """Found by review: one flipped byte in a pickle's frame length made pickle.load raise
+    MemoryError, which the Markdown store did not catch: every build, --clean too, crashed."""
+    content = make_content(sample_files)
+    past = os.stat(content).st_mtime - 10        # not "racy": the quick no-op record is kept
+    for f in [content, *content.rglob("*")]:
+        os.utime(f, (past, past))
+    out, ref = tmp_path / "site", tmp_path / "ref"
+    build(BuildOptions(content=content, out=out, jobs=1, quiet=True, search=False, skip_if_unchanged=True))
+    cache = tmp_path / ".studylog-cache" / "site"
+    files = sorted(cache.glob(cache_file.format("?")))
+    assert files
+    for f in files:
+        data = bytearray(f.read_bytes())
+        data[3:11] = b"\xff" * 8          # protocol 5's first frame: an absurd length
+        f.write_bytes(bytes(data))
+    edited = sorted((content / "posts").glob("*.md"))[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n追記。\n", encoding="utf-8")
+    for clean in (False, True):
+        build(BuildOptions(content=content, out=out, jobs=1, quiet=True, search=False, clean=clean,
+                           skip_if_unchanged=not clean))
+        build(BuildOptions(content=content, out=ref, jobs=1, quiet=True, search=False, clean=True))
+        assert tree(out) == tree(ref)
+
+
+def test_a_corrupt_quick_no_op_record_is_ignored(make_content, sample_files, tmp_path):
+    from studylog import manifest
+    out = tmp_path / "site"
+    manifest.quick_path(out).parent.mkdir(parents=True)
+    manifest.quick_path(out).write_bytes(b"\x80\x05\x95" + b"\xff" * 8 + b"junk")   # absurd frame length
+    assert manifest.up_to_date(out, ("any",)) is None

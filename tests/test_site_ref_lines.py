@@ -139,7 +139,7 @@ def test_a_backslash_escaped_target_resolves_and_is_named_as_written(make_conten
 
 
 PIECES = ["post:x", "post:xy", "post\\:x", "[a](", "](", "[d]: ", "[e]:", "<", ">", ")", "(", " ", "\n", "\t",
-          "\u3000", '"t"', "'t'", "(t)", "文", "x", "> ", "]"]
+          "\u3000", '"t"', "'t'", "(t)", "文", "x", "> ", "]", "\\"]
 
 
 LINKS = ["[a](post:x)", "[a]( <post:x> 't')", "[a](post:x \"t\" )", "[a](\n post:x)", "[a](post:xy)", "[a](post\\:x)",
