@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import ROOT, post
 
@@ -353,3 +354,26 @@ print(len(calls), len(r.site.extra["accumulated"].lists["reading"].entries))
     assert out.returncode == 0, out.stderr
     parsed_in_parent, entries = map(int, out.stdout.split())
     assert parsed_in_parent == 0 and entries > 0
+
+
+HTML_PIECES = ["<p>", "</p>", "<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>", '<h2 id="読んだ記事">', "</h2>", "<h3>",
+               "</h3>", '<a href="x">', "<a class='anchor' href=#x>", "</a>", "<br>", "<br/>", "<img src=x />",
+               "<div>", "</div>", "text", "読んだ記事", "&amp;", "&lt;", "<", ">", "<!-- c -->", "<!--", "-- >", "-->",
+               "<pre><code>x<b>y</b></code></pre>", "<math><mi>x</mi></math>", "<script>a<b</script>", "</ul >",
+               "< p>", '<a title="a>b">', "<a b=c d>", "</>", "</ p>", "<?x?>", "<!DOCTYPE html>", "\n", " ",
+               '<span x="1" x="2">', "</span>", "<x-y>", "</x-y>", "<a href='it''s'>", "<a =b>", "<A HREF=Y>",
+               "<table><tr><td>1</td></tr></table>", "<li", '<a\nhref="y"\n>', "<a href=\"&quot;q&quot;\">",
+               "<p/>", "</br>", "<details><summary>s</summary>", "</details>", "<a b='>'/>", "<3", "</3"]
+
+
+def _tree(n):
+    return (n.tag, n.attrs, n.start, n.inner_start, n.inner_end, n.end, [_tree(c) for c in n.children])
+
+
+@given(st.lists(st.sampled_from(HTML_PIECES), max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_the_quick_tree_is_the_tree_html_parser_makes(pieces):
+    """htmltree.parse jumps from tag to tag for plain HTML, else asks html.parser: the same
+    tree either way, offsets included."""
+    source = "".join(pieces)
+    assert _tree(htmltree.parse(source)) == _tree(htmltree.parse_with_html_parser(source))
