@@ -9,8 +9,13 @@ from __future__ import annotations
 import html as htmllib
 import re
 from dataclasses import dataclass, field
-from html.parser import (HTMLParser, attrfind_tolerant, commentclose, endtagfind, locatestarttagend_tolerant,
-                         tagfind_tolerant)
+from html.parser import HTMLParser
+
+try:   # html.parser's own tag patterns, for the quick path (kept for compatibility by newer Pythons)
+    from html.parser import (attrfind_tolerant, commentclose, endtagfind, locatestarttagend_tolerant,
+                             tagfind_tolerant)
+except ImportError:                # gone: html.parser does all the parsing
+    locatestarttagend_tolerant = None
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 BLOCK = {"p", "ul", "ol", "dl", "div", "blockquote", "pre", "table", "figure", "details", "hr",
@@ -97,8 +102,41 @@ class _Builder(HTMLParser):
 
 def parse(source: str) -> Node:
     masked = _OPAQUE_RE.sub(_blank, source)
-    root = _parse_plain(source, masked)
+    root = _parse_plain(source, masked) if _quick_path_agrees() else None
     return root if root is not None else parse_with_html_parser(source, masked)
+
+
+# Inputs this Python's html.parser might read otherwise than the quick path does (security
+# releases after 3.11.7/3.12.x changed end tags with spaces, the contents of <textarea> and
+# <title>, entities in attribute values, comment ends): the quick path is used only where
+# html.parser agrees on all of them.
+_PROBES = ("<ul><li>a</ li><li>b</li></ul>", "<p><textarea><li>x</li></textarea></p>",
+           "<p><title><b>x</b></title></p>", '<a href="?a=1&copy=2&amp;b">x</a>', "<a/b>x</a>",
+           "<p><!-- a -- >b</p>", "<!--->c<p>d</p>", "<br/><p class=x/>y</p >", "<A HREF='y'>z</a>")
+_QUICK: bool | None = None
+
+
+def _quick_path_agrees() -> bool:
+    global _QUICK
+    if _QUICK is None:
+        _QUICK = locatestarttagend_tolerant is not None
+        for probe in _PROBES if _QUICK else ():
+            masked = _OPAQUE_RE.sub(_blank, probe)
+            try:
+                quick = _parse_plain(probe, masked)
+            except Exception:
+                _QUICK = False
+                break
+            if quick is not None and shape(quick) != shape(parse_with_html_parser(probe, masked)):
+                _QUICK = False
+                break
+    return _QUICK
+
+
+def shape(node: Node) -> tuple:
+    """A node and everything below it as plain data (to compare two trees)."""
+    return (node.tag, node.attrs, node.start, node.inner_start, node.inner_end, node.end,
+            [shape(c) for c in node.children])
 
 
 def parse_with_html_parser(source: str, masked: str | None = None) -> Node:

@@ -366,14 +366,32 @@ HTML_PIECES = ["<p>", "</p>", "<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>",
                "<p/>", "</br>", "<details><summary>s</summary>", "</details>", "<a b='>'/>", "<3", "</3"]
 
 
-def _tree(n):
-    return (n.tag, n.attrs, n.start, n.inner_start, n.inner_end, n.end, [_tree(c) for c in n.children])
-
-
 @given(st.lists(st.sampled_from(HTML_PIECES), max_size=40))
 @settings(max_examples=400, deadline=None)
 def test_the_quick_tree_is_the_tree_html_parser_makes(pieces):
     """htmltree.parse jumps from tag to tag for plain HTML, else asks html.parser: the same
-    tree either way, offsets included."""
+    tree either way, offsets included (on this Python; on one whose html.parser reads the
+    probes otherwise, html.parser does it all)."""
     source = "".join(pieces)
-    assert _tree(htmltree.parse(source)) == _tree(htmltree.parse_with_html_parser(source))
+    assert htmltree.shape(htmltree.parse(source)) == htmltree.shape(htmltree.parse_with_html_parser(source))
+
+
+def test_the_quick_path_is_off_where_html_parser_reads_a_probe_otherwise(monkeypatch):
+    """Found by review: newer security releases of html.parser read `</ li>` as a comment and
+    <textarea> contents as text; where that is so, html.parser alone builds the tree."""
+    import html.parser as hp
+    real = hp.HTMLParser.parse_endtag
+
+    def newer(self, i):              # reads "</ li>" as a bogus comment, as newer releases do
+        if self.rawdata.startswith("</ ", i):
+            return self.parse_bogus_comment(i)
+        return real(self, i)
+    monkeypatch.setattr(hp.HTMLParser, "parse_endtag", newer)
+    monkeypatch.setattr(htmltree, "_QUICK", None)
+    source = "<ul><li>a</ li><li>b</li></ul>"
+    assert htmltree.shape(htmltree.parse(source)) == htmltree.shape(htmltree.parse_with_html_parser(source))
+    assert htmltree._QUICK is False
+    monkeypatch.setattr(htmltree, "_QUICK", None)
+    monkeypatch.setattr(hp.HTMLParser, "parse_endtag", real)
+    htmltree.parse(source)
+    assert htmltree._QUICK is True
