@@ -162,7 +162,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
         cache.keep_outputs(outputs)           # nothing to write: the site is already this
         cache.save(out, only_if_changed=True)
         if quick:
-            manifest.save_inputs(out, options, out, {**{r: v[1] for r, v in cache.new["outputs"].items()}, **sfiles},
+            manifest.save_inputs(out, options, out, {**cache.recorded_sigs(), **sfiles},
                                  summary)
         lap("write")
         return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=0, summary=summary)
@@ -210,16 +210,14 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 quick = quick and not warning
             lap("search")
         cache.record_outputs(writer.tmp, outputs, untouched=ready)
-        made = {rel: rec[1] for rel, rec in cache.new["outputs"].items()}
-        made.update(search_sigs)
         check_links(site, writer.tmp, out, scanned,   # nothing broken is published
-                    files=set(outputs) | set(search_sigs), sigs=made)
+                    files=set(outputs) | set(search_sigs), sigs={**cache.recorded_sigs(), **search_sigs})
         lap("linkcheck")
         cache.will_swap()
         cache.save(writer.tmp)     # describes the new tree, which the swap makes the output
         if quick:
             manifest.save_inputs(out, options, writer.tmp,
-                                 {**{r: v[1] for r, v in cache.new["outputs"].items()}, **search_sigs}, summary)
+                                 {**cache.recorded_sigs(), **search_sigs}, summary)
         writer.commit()
     return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same),
                        summary=summary)

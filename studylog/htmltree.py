@@ -71,33 +71,45 @@ class _Builder(HTMLParser):
     def handle_starttag(self, tag, attrs, void=False):
         start = self._offset()
         text = self.get_starttag_text() or ""
-        node = Node(tag, {k: v or "" for k, v in attrs}, self.stack[-1], start, start + len(text))
-        self.stack[-1].children.append(node)
-        if void or tag in VOID:
-            node.inner_end = node.end = node.inner_start
-        else:
-            self.stack.append(node)
+        _open(self.stack, tag, {k: v or "" for k, v in attrs}, start, start + len(text), void)
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs, void=True)
 
     def handle_endtag(self, tag):
-        off = self._offset()
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                end = self.source.find(">", off) + 1 or len(self.source)
-                for n in self.stack[i + 1:]:          # implicitly closed
-                    n.inner_end = n.end = off
-                self.stack[i].inner_end, self.stack[i].end = off, end
-                del self.stack[i:]
-                return
-        # a stray end tag: ignored
+        _close(self.stack, self.source, tag, self._offset())
 
     def finish(self) -> Node:
         self.close()
-        for n in self.stack[1:]:
-            n.inner_end = n.end = len(self.source)
-        return self.root
+        return _finish(self.stack, self.source)
+
+
+# What a start tag, an end tag and the end of the input do to the tree (both builders).
+def _open(stack: list[Node], tag: str, attrs: dict, start: int, inner_start: int, void: bool) -> None:
+    node = Node(tag, attrs, stack[-1], start, inner_start)
+    stack[-1].children.append(node)
+    if void or tag in VOID:
+        node.inner_end = node.end = node.inner_start
+    else:
+        stack.append(node)
+
+
+def _close(stack: list[Node], source: str, tag: str, off: int) -> None:
+    for i in range(len(stack) - 1, 0, -1):
+        if stack[i].tag == tag:
+            end = source.find(">", off) + 1 or len(source)
+            for n in stack[i + 1:]:          # implicitly closed
+                n.inner_end = n.end = off
+            stack[i].inner_end, stack[i].end = off, end
+            del stack[i:]
+            return
+    # a stray end tag: ignored
+
+
+def _finish(stack: list[Node], source: str) -> Node:
+    for n in stack[1:]:
+        n.inner_end = n.end = len(source)
+    return stack[0]
 
 
 def parse(source: str) -> Node:
@@ -151,8 +163,7 @@ def _parse_plain(source: str, masked: str) -> Node | None:
     character-level loop on a diary). None where the HTML is anything less plain (a tag
     html.parser would read as text or leave unfinished, script/style, <!...>, <?...>): the
     caller then asks html.parser itself."""
-    root = Node("#root", {}, None, 0, 0, len(source), len(source))
-    stack = [root]
+    stack = [Node("#root", {}, None, 0, 0, len(source), len(source))]
     find, n = masked.find, len(masked)
     i = find("<")
     while i >= 0:
@@ -179,26 +190,13 @@ def _parse_plain(source: str, masked: str) -> Node | None:
             rest = masked[k:end].strip()
             if rest not in (">", "/>") or tag in ("script", "style"):
                 return None
-            node = Node(tag, attrs, stack[-1], i, end)
-            stack[-1].children.append(node)
-            if rest == "/>" or tag in VOID:
-                node.inner_end = node.end = node.inner_start
-            else:
-                stack.append(node)
+            _open(stack, tag, attrs, i, end, rest == "/>")
             i = find("<", end)
         elif c == "/":                                          # an end tag
             m = endtagfind.match(masked, i)
             if not m:
                 return None
-            tag = m.group(1).lower()
-            for k in range(len(stack) - 1, 0, -1):
-                if stack[k].tag == tag:
-                    end = source.find(">", i) + 1 or len(source)
-                    for open_node in stack[k + 1:]:            # implicitly closed
-                        open_node.inner_end = open_node.end = i
-                    stack[k].inner_end, stack[k].end = i, end
-                    del stack[k:]
-                    break
+            _close(stack, source, m.group(1).lower(), i)
             i = find("<", m.end())
         elif masked.startswith("<!--", i):
             close = commentclose.search(masked, i + 4)
@@ -209,9 +207,7 @@ def _parse_plain(source: str, masked: str) -> Node | None:
             return None
         else:                                                   # "<" as text
             i = find("<", i + 1)
-    for open_node in stack[1:]:
-        open_node.inner_end = open_node.end = len(source)
-    return root
+    return _finish(stack, source)
 
 
 def plain_text(fragment: str) -> str:

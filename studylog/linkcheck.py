@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import BuildError, display_path
+from .manifest import out_sig
 from .mdrefs import blank_code
 from .urls import output_file
 
@@ -224,8 +225,7 @@ def scan_tree(root: Path, cache: Path | None = None, present: set[str] | None = 
         sig = sigs.get(rel)
         f = os.path.join(root_s, rel)
         if sig is None and (html or not walked):
-            st = os.stat(f)     # also proves that a file the build says it made is there
-            sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+            sig = out_sig(os.stat(f))   # also proves that a file the build says it made is there
         if not html:
             continue
         hit = old.get(rel)

@@ -712,6 +712,10 @@ class BuildCache:
                 rec[rel] = (o.key, spare[rel][1] if rel in untouched else out_sig(os.lstat(os.path.join(root, rel))))
         self.new["outputs"] = rec
 
+    def recorded_sigs(self) -> dict[str, tuple]:
+        """out_sig of every output recorded for the new manifest, by its path."""
+        return {rel: rec[1] for rel, rec in self.new["outputs"].items()}
+
     def keep_outputs(self, outputs: dict[str, Output]) -> None:
         """Nothing was written: the old records still describe the output (and the spare)."""
         old = self.old.get("outputs", {})
