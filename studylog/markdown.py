@@ -13,6 +13,7 @@ import xml.etree.ElementTree as etree
 
 import markdown
 from markdown.extensions import Extension
+from markdown.postprocessors import Postprocessor
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
@@ -135,6 +136,27 @@ class _RefExtension(Extension):
     def extendMarkdown(self, md):
         # after inline patterns (20) built the links, before toc (5) and unescape (0)
         md.treeprocessors.register(_RefProcessor(md, self.renderer), "studylog-refs", 15)
+        # after the stashed fences are put back (raw_html, 30)
+        md.postprocessors.register(_BlockOutOfParagraph(md), "studylog-unnest", 25)
+
+
+class _BlockOutOfParagraph(Postprocessor):
+    """A fence right under a paragraph's line (no blank line between: CommonMark lets a fence
+    interrupt a paragraph) comes back from the stash inside that <p>, which HTML forbids:
+    close the paragraph before the block, and open one again for any text after it."""
+    NESTED = re.compile(r"<p>((?:(?!</?p>).)*?)(<(div|pre|table|figure|ul|ol|blockquote)\b(?:(?!</?p>).)*</\3>)"
+                        r"((?:(?!</?p>).)*)</p>", re.S)
+
+    def run(self, text: str) -> str:
+        while True:
+            text, n = self.NESTED.subn(self._split, text)
+            if not n:
+                return text
+
+    @staticmethod
+    def _split(m: re.Match) -> str:
+        before, block, after = m.group(1).strip(), m.group(2), m.group(4).strip()
+        return (f"<p>{before}</p>\n" if before else "") + block + (f"\n<p>{after}</p>" if after else "")
 
 
 class MarkdownRenderer:

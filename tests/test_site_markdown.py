@@ -261,3 +261,17 @@ def test_long_math_scrolls_within_the_column_on_a_phone(make_content, run_build,
         server.shutdown()
     assert widths[0] <= 390, widths                       # the page does not scroll sideways
     assert all(r <= 390 for r in widths[2:]), widths      # every formula ends inside the viewport
+
+
+def test_summary_keeps_only_the_paragraphs_inline_part(tmp_path):
+    """Found by the hostile-input fuzz test: a fence right under a paragraph's line was put
+    inside the <p> by Markdown, and the summary carried that <div> into list pages' <p>."""
+    r = render_one(tmp_path, "段落。# 見出し\n```\n```\n")
+    assert r.summary_html == "段落。# 見出し" and r.summary_text == "段落。# 見出し"
+
+
+def test_a_fence_right_under_a_paragraph_line_is_not_inside_the_paragraph(tmp_path):
+    """Found by the hostile-input fuzz test: Markdown put the fence's <div> inside the <p>
+    (invalid HTML; the validator saw an unexpected </p>)."""
+    r = render_one(tmp_path, "段落。# 見出し\n```python\nx = 1\n```\n後ろの文。\n")
+    assert re.fullmatch(r'<p>段落。# 見出し</p>\n<div class="highlight">.*</div>\n<p>後ろの文。</p>', r.html, re.S), r.html
