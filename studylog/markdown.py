@@ -48,7 +48,39 @@ def _speed_up_pygments() -> None:
     highlight.BlockHtmlFormatter = CachedBlockHtmlFormatter
 
 
+def _remember_lexers() -> None:
+    """pymdownx asks Pygments for a fence's lexer on every block, and a language Pygments lacks
+    (mermaid, a typo) first scans every installed plugin (~4 ms a block). Remember each answer,
+    found or not: a lexer holds only its options, so one instance serves every block."""
+    import functools
+
+    import pygments.lexers
+    from pymdownx import highlight
+    if hasattr(highlight.get_lexer_by_name, "cache_clear"):
+        return
+
+    @functools.lru_cache(maxsize=256)
+    def lookup(name, opts):
+        try:
+            return pygments.lexers.get_lexer_by_name(name, **dict(opts)), None
+        except Exception as e:
+            return None, (type(e), e.args)
+
+    def get_lexer_by_name(name, **opts):
+        try:
+            lexer, failed = lookup(name, tuple(sorted(opts.items())))
+        except TypeError:                      # an unhashable option: ask Pygments each time
+            return pygments.lexers.get_lexer_by_name(name, **opts)
+        if failed is not None:
+            raise failed[0](*failed[1])        # a fresh one: a kept exception grows its traceback
+        return lexer
+
+    get_lexer_by_name.cache_clear = lookup.cache_clear
+    highlight.get_lexer_by_name = get_lexer_by_name
+
+
 _speed_up_pygments()
+_remember_lexers()
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.I)
 _EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|//|/|#)", re.I)
 

@@ -275,3 +275,26 @@ def test_a_fence_right_under_a_paragraph_line_is_not_inside_the_paragraph(tmp_pa
     (invalid HTML; the validator saw an unexpected </p>)."""
     r = render_one(tmp_path, "段落。# 見出し\n```python\nx = 1\n```\n後ろの文。\n")
     assert re.fullmatch(r'<p>段落。# 見出し</p>\n<div class="highlight">.*</div>\n<p>後ろの文。</p>', r.html, re.S), r.html
+
+
+def test_a_code_language_is_looked_up_in_pygments_once(tmp_path, monkeypatch):
+    """A language Pygments lacks (mermaid, a typo) cost a scan of the installed plugins on
+    every block (~4 ms each); the lookup, found or not, is remembered, and the page is the same."""
+    import pygments.lexers
+    from pymdownx import highlight
+    calls = []
+    real = pygments.lexers.get_lexer_by_name
+
+    def counting(name, **opts):
+        calls.append(name)
+        return real(name, **opts)
+    monkeypatch.setattr(pygments.lexers, "get_lexer_by_name", counting)
+    highlight.get_lexer_by_name.cache_clear()
+    body = "\n\n".join(f"```{lang}\nx = {i}\n```" for i in range(3) for lang in ("mermaid", "python", "pythn"))
+    html = render_one(tmp_path, body).html
+    assert sorted(set(calls)) == ["mermaid", "pythn", "python", "text"]
+    assert len(calls) == len(set(calls)) == 4    # each once: 9 blocks, 3 languages, text for the two misses
+    assert html.count('<span class="n">x</span>') == 3 and html.count("x = 0") == 2   # python highlighted, the misses as text
+    highlight.get_lexer_by_name.cache_clear()
+    monkeypatch.setattr(pygments.lexers, "get_lexer_by_name", real)
+    assert render_one(tmp_path, body).html == html
