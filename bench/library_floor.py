@@ -17,6 +17,7 @@ build and Hugo's (when installed), timed in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -86,7 +87,7 @@ def main() -> int:
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(repr(floor(Path(args.child[0]), Path(args.child[1]))))
+        print(json.dumps(floor(Path(args.child[0]), Path(args.child[1]))))
         return 0
     cores = os.cpu_count() or 1
     tmp = Path(tempfile.mkdtemp(prefix="studylog-floor-"))
@@ -113,7 +114,7 @@ def measure(args, cores: int, tmp: Path) -> int:
         out = tmp / f"floor-out-{k}"
         res = subprocess.run([sys.executable, __file__, "--child", str(tools[0].root / "content"), str(out)],
                              capture_output=True, text=True, check=True, env=site_speed.ENV)
-        for stage, s in eval(res.stdout).items():
+        for stage, s in json.loads(res.stdout).items():
             best[stage] = min(best.get(stage, s), s)
         for tool in tools:
             tool.clear()
