@@ -206,6 +206,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
                 warning = search.index(writer.tmp)
                 if warning:
                     print(f"warning: {warning}", file=sys.stderr)
+                    _without_search(site, writer, outputs, scanned)
                 search_sigs = cache.record_search(None if warning else skey, writer.tmp, search.BUNDLE)
                 quick = quick and not warning
             lap("search")
@@ -221,6 +222,22 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
         writer.commit()
     return BuildResult(site, len(outputs), time.perf_counter() - t0, timings, made=len(outputs) - len(same),
                        summary=summary)
+
+
+def _without_search(site: Site, writer, outputs: dict[str, Output], scanned: dict) -> None:
+    """Pagefind failed: publish no half-written index, and a search page that says search is
+    unavailable instead of one loading Pagefind's missing UI (made again by the next build,
+    when Pagefind may work)."""
+    import shutil
+    shutil.rmtree(writer.tmp / search.BUNDLE, ignore_errors=True)
+    for i, page in enumerate(site.pages_out):
+        if page.template == "search.html" and page.context.get("search_enabled"):
+            page.context["search_enabled"] = False
+            _, errors, more = render_pages(site, writer, 1, [i])
+            if errors:
+                raise ContentError(errors)
+            scanned.update(more)
+            outputs[output_file(page.path)] = Output(None, "page", i)
 
 
 def results_root(content: Path, results: Path | None) -> Path:

@@ -94,6 +94,17 @@ def browser():
         b.close()
 
 
+def _titles(page, selector=".pagefind-ui__result-title") -> list[str]:
+    """The result titles once Pagefind's UI has filled them: it first shows a placeholder of
+    dots per result while each result's data loads (slow on a busy machine)."""
+    page.wait_for_selector(selector, timeout=20000)
+    page.wait_for_function(
+        """sel => { const ts = [...document.querySelectorAll(sel)].map(t => t.innerText.trim());
+                    return ts.length > 0 && ts.every(t => t && !/^[.\\s]+$/.test(t)); }""",
+        arg=selector, timeout=20000)
+    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+
+
 @pytest.mark.parametrize("query, expected, shot", [
     ("溶岩", "論文メモ: Inverse Reward Design (NIPS 2017)", "search-lava"),          # only in the IRD note
     ("ジェンセン・シャノン", "2017-12-04 週の日記", "search-js"),                    # only in one diary's reading list
@@ -104,8 +115,7 @@ def test_japanese_query_in_chromium_finds_the_post(http_root, browser, query, ex
     try:
         page.goto(f"{http_root}/studylog/search/")
         page.fill(".pagefind-ui__search-input", query)
-        page.wait_for_selector(".pagefind-ui__result-title", timeout=20000)
-        titles = [t.strip() for t in page.locator(".pagefind-ui__result-title").all_inner_texts()]
+        titles = _titles(page)
         assert titles and titles[0].startswith(expected), titles
         if query == "もくもく会":
             assert any(t.startswith("2017-12-04 週の日記") for t in titles), titles
@@ -124,8 +134,7 @@ def test_phrase_ranks_the_article(http_root, browser):
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     try:
         page.goto(f"{http_root}/studylog/search/?q=" + "識別器を凍結")
-        page.wait_for_selector(".pagefind-ui__result-title", timeout=20000)
-        titles = page.locator(".pagefind-ui__result > .pagefind-ui__result-inner > .pagefind-ui__result-title").all_inner_texts()
+        titles = _titles(page, ".pagefind-ui__result > .pagefind-ui__result-inner > .pagefind-ui__result-title")
         assert any(t.startswith("GAN 練習 その1") for t in titles[:3]), titles
         if SHOTS:
             page.screenshot(path=str(Path(SHOTS) / "search-freeze.png"), full_page=True)
@@ -137,8 +146,7 @@ def test_query_in_the_url(http_root, browser):
     page = browser.new_page()
     try:
         page.goto(f"{http_root}/studylog/search/?q=%E6%BA%B6%E5%B2%A9")      # ?q=溶岩
-        page.wait_for_selector(".pagefind-ui__result-title", timeout=20000)
-        assert "Inverse Reward Design" in page.locator(".pagefind-ui__result-title").first.inner_text()
+        assert "Inverse Reward Design" in _titles(page)[0]
     finally:
         page.close()
 
@@ -181,3 +189,36 @@ def test_experiment_pages_index_prose_not_data(http_root, browser):
             assert "最新" not in title and "モード崩壊" not in title, title
     finally:
         page.close()
+
+
+def test_pagefind_runs_as_its_own_binary(tmp_path):
+    """Not through `python -m pagefind`, which starts a second Python only to exec the binary."""
+    from studylog import search
+    _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
+    from pagefind.service import get_executable
+    cmd = search.command(tmp_path)
+    assert cmd[0] == str(get_executable()) and Path(cmd[0]).is_file()
+    assert cmd[cmd.index("--site") + 1] == str(tmp_path)
+
+
+def test_a_failing_pagefind_is_a_warning_and_the_site_is_published(make_content, run_build, monkeypatch, tmp_path):
+    from conftest import post
+    from studylog import search
+    _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
+    fake = tmp_path / "pagefind-broken"
+    fake.write_text("#!/bin/sh\necho 'Error: out of cheese' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(fake))   # the package's own override
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")
+    content = make_content({"posts/a.md": post("記事", "2017-12-04")})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    assert "warning: search index not built: pagefind failed: Error: out of cheese" in err
+    assert (out / "posts" / "記事" / "index.html").is_file()
+    assert "検索は利用できません" in (out / "search" / "index.html").read_text("utf-8")
+    assert not (out / "pagefind").exists()
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH")       # Pagefind works again: the next build has search
+    code, _, err, out = run_build(content)
+    assert code == 0 and "warning" not in err, err
+    assert "pagefind-ui.js" in (out / "search" / "index.html").read_text("utf-8")
+    assert (out / "pagefind" / "pagefind-ui.js").is_file()
