@@ -50,8 +50,9 @@ def _speed_up_pygments() -> None:
 
 def _remember_lexers() -> None:
     """pymdownx asks Pygments for a fence's lexer on every block, and a language Pygments lacks
-    (mermaid, a typo) first scans every installed plugin (~4 ms a block). Remember each answer,
-    found or not: a lexer holds only its options, so one instance serves every block."""
+    (mermaid, a typo) first scans every installed plugin (~4 ms a block). Remember which class
+    each name finds, or that it finds none; each block still gets a lexer of its own (MIME and
+    Modula-2 lexers keep state from the text they read)."""
     import functools
 
     import pygments.lexers
@@ -60,20 +61,20 @@ def _remember_lexers() -> None:
         return
 
     @functools.lru_cache(maxsize=256)
-    def lookup(name, opts):
+    def lookup(name):
         try:
-            return pygments.lexers.get_lexer_by_name(name, **dict(opts)), None
+            return pygments.lexers.find_lexer_class_by_name(name), None
         except Exception as e:
             return None, (type(e), e.args)
 
     def get_lexer_by_name(name, **opts):
         try:
-            lexer, failed = lookup(name, tuple(sorted(opts.items())))
-        except TypeError:                      # an unhashable option: ask Pygments each time
+            cls, failed = lookup(name)
+        except TypeError:                      # not a string: let Pygments say what is wrong
             return pygments.lexers.get_lexer_by_name(name, **opts)
         if failed is not None:
             raise failed[0](*failed[1])        # a fresh one: a kept exception grows its traceback
-        return lexer
+        return cls(**opts)
 
     get_lexer_by_name.cache_clear = lookup.cache_clear
     highlight.get_lexer_by_name = get_lexer_by_name

@@ -279,22 +279,42 @@ def test_a_fence_right_under_a_paragraph_line_is_not_inside_the_paragraph(tmp_pa
 
 def test_a_code_language_is_looked_up_in_pygments_once(tmp_path, monkeypatch):
     """A language Pygments lacks (mermaid, a typo) cost a scan of the installed plugins on
-    every block (~4 ms each); the lookup, found or not, is remembered, and the page is the same."""
+    every block (~4 ms each); the lookup, found or not, is remembered."""
     import pygments.lexers
     from pymdownx import highlight
     calls = []
-    real = pygments.lexers.get_lexer_by_name
+    real = pygments.lexers.find_lexer_class_by_name
 
-    def counting(name, **opts):
+    def counting(name):
         calls.append(name)
-        return real(name, **opts)
-    monkeypatch.setattr(pygments.lexers, "get_lexer_by_name", counting)
+        return real(name)
+    monkeypatch.setattr(pygments.lexers, "find_lexer_class_by_name", counting)
     highlight.get_lexer_by_name.cache_clear()
     body = "\n\n".join(f"```{lang}\nx = {i}\n```" for i in range(3) for lang in ("mermaid", "python", "pythn"))
     html = render_one(tmp_path, body).html
-    assert sorted(set(calls)) == ["mermaid", "pythn", "python", "text"]
-    assert len(calls) == len(set(calls)) == 4    # each once: 9 blocks, 3 languages, text for the two misses
-    assert html.count('<span class="n">x</span>') == 3 and html.count("x = 0") == 2   # python highlighted, the misses as text
-    highlight.get_lexer_by_name.cache_clear()
-    monkeypatch.setattr(pygments.lexers, "get_lexer_by_name", real)
-    assert render_one(tmp_path, body).html == html
+    assert sorted(calls) == ["mermaid", "pythn", "python", "text"]   # each once: 9 blocks, text for the misses
+    assert html.count('<span class="n">x</span>') == 3 and html.count("x = 0") == 2
+
+
+FENCES = [("python", 'hl_lines="2"', "def f():\n    return 1\n"), ("mermaid", "", "graph TD; A-->B\n"),
+          ("mime", "", "Content-Type: application/json\n\n{\"a\": 1}\n"), ("mime", "", "Subject: hi\n\n{\"b\": 2}\n"),
+          ("modula2", "", "(*!m2pim*)\nMODULE M; END M.\n"), ("modula2", "", "MODULE N; BEGIN END N.\n"),
+          ("", "", "plain\n"), ("py", 'linenums="3"', "x = 1\n")]
+
+
+def test_each_code_block_is_highlighted_as_if_alone(tmp_path):
+    """Every block gets its own lexer (each rendered alone below starts from an empty memo): some keep state from the text they read (MIME its
+    content type, Modula-2 its dialect), which must not leak into the next block, or a page
+    would depend on which posts were rendered before it (and an edit rebuild on a clean one)."""
+    import pygments.lexers
+    from pymdownx import highlight
+
+    def fence(lang, opts, code):
+        return f"```{lang} {opts}\n{code}```".replace(" \n", "\n", 1)
+    together = render_one(tmp_path, "\n\n".join(fence(*f) for f in FENCES)).html
+    alone = []
+    for f in FENCES:
+        highlight.get_lexer_by_name.cache_clear()
+        alone.append(render_one(tmp_path, fence(*f)).html)
+    blocks = re.findall(r'<div class="highlight">.*?</pre></div>', together, re.S)
+    assert blocks == [re.search(r'<div class="highlight">.*?</pre></div>', a, re.S).group(0) for a in alone]
