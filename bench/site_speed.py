@@ -317,21 +317,27 @@ class Hugo(Tool):
         return shutil.which("hugo") is not None
 
     def command(self):
-        return ["hugo", "--quiet", "-s", str(self.root), "-d", str(self.out)]
+        # its cache in the tool's folder: by default Hugo keeps one in /tmp/hugo_cache, which
+        # would outlive the run and make its "clean" build not quite clean
+        return ["hugo", "--quiet", "-s", str(self.root), "-d", str(self.out),
+                "--cacheDir", str(self.root / "hugo_cache")]
 
     def outputs(self):
-        return [self.out, self.root / "resources"]
+        return [self.out, self.root / "resources", self.root / "hugo_cache"]
 
 
 # Deleted files are set aside, not deleted, until the whole run is over. An ext4 without a
 # journal (this VM's disk) skips inodes freed in the last 60-300 s when it makes new ones
 # (ialloc.c, recently_deleted): a site deleted just before a clean build made every file that
 # build creates cost 0.5-0.9 ms of kernel time instead of 0.05 ms, whichever tool it was.
-TRASH: Path | None = None
+# The run's own final delete weighs on a run started within minutes after it the same way.
+TRASH: Path | None = None     # set by main(); without it, discard() deletes
 
 
 def discard(path: Path) -> None:
-    if path.exists() or path.is_symlink():
+    if TRASH is None:
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
         TRASH.mkdir(exist_ok=True)
         os.rename(path, Path(tempfile.mkdtemp(dir=TRASH)) / path.name)
 
@@ -383,10 +389,17 @@ def fmt(r) -> str:
     return f"{r[0]:6.2f}s ({r[1]:5.1f})"
 
 
+def positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return n
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("sizes", type=int, nargs="*", default=[100, 1000, 5000])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("sizes", type=positive, nargs="*", default=[100, 1000, 5000])
+    ap.add_argument("--repeat", type=positive, default=3)
     ap.add_argument("--tools", default="studylog,studylog-nosearch,pelican,hugo")
     ap.add_argument("--jobs", type=int, default=None, help="studylog --jobs (default: auto)")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpora")
@@ -430,12 +443,12 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"best of {args.repeat}; wall seconds (CPU seconds, workers included); peak RSS = largest process\n")
-    print(f"| {'N':>5} | {'tool':20} | {'clean':>16} | {'no-op':>16} | {'1 edit':>16} | {'1st edit':>16} "
+    print(f"| {'N':>5} | {'tool':20} | {'clean':>16} | {'no-op':>16} | {'1st edit':>16} | {'1 edit':>16} "
           f"| {'peak RSS':>9} |")
     print(f"|{'-' * 7}|{'-' * 22}|{'-' * 18}|{'-' * 18}|{'-' * 18}|{'-' * 18}|{'-' * 11}|")
     for n, name, r in table:
-        print(f"| {n:5d} | {name:20} | {fmt(r['clean']):>16} | {fmt(r['noop']):>16} | {fmt(r['edit']):>16} "
-              f"| {fmt(r['first']):>16} | {r['rss'] / 1024:6.0f} MiB |")
+        print(f"| {n:5d} | {name:20} | {fmt(r['clean']):>16} | {fmt(r['noop']):>16} | {fmt(r['first']):>16} "
+              f"| {fmt(r['edit']):>16} | {r['rss'] / 1024:5.0f} MiB |")
     print()
     for n in args.sizes:
         rows = {name: r for m, name, r in table if m == n}
