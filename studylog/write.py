@@ -87,7 +87,7 @@ class SiteWriter:
 
     def put(self, rel: str, data: bytes) -> None:
         dest, first = self._dest(rel)
-        first.write_bytes(data)
+        _write_new(first, data)
         if first != dest:
             os.replace(first, dest)
         self.count += 1
@@ -135,6 +135,10 @@ class SiteWriter:
 
     def copy(self, rel: str, src: Path) -> None:
         dest, first = self._dest(rel)
+        try:
+            os.unlink(first)    # never copy into a file already there: it may be a link to the live site
+        except FileNotFoundError:
+            pass
         shutil.copyfile(src, first)
         if first != dest:
             os.replace(first, dest)
@@ -152,6 +156,18 @@ class SiteWriter:
         if self.tmp is not None and not self.in_place:
             shutil.rmtree(self.tmp, ignore_errors=True)
         # a half-updated spare stays: it is not live, and the next build checks each file
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write `path` as a new file. A file already there (made before in this build, maybe a
+    hard link to the live site's) is unlinked first, never written through."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with open(fd, "wb") as f:
+        f.write(data)
 
 
 def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> None:

@@ -222,3 +222,27 @@ def test_a_failing_pagefind_is_a_warning_and_the_site_is_published(make_content,
     assert code == 0 and "warning" not in err, err
     assert "pagefind-ui.js" in (out / "search" / "index.html").read_text("utf-8")
     assert (out / "pagefind" / "pagefind-ui.js").is_file()
+
+
+def test_a_failing_pagefind_in_a_failed_build_leaves_the_live_search_page(make_content, run_build, monkeypatch, tmp_path):
+    """The search page made again without search must not be written through the hard link
+    that the fresh build tree holds to the live page (review)."""
+    from conftest import post
+    from studylog import search
+    _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")
+    content = make_content({"posts/a.md": post("記事", "2017-12-04")})
+    code, _, err, out = run_build(content)
+    assert code == 0, err
+    page = out / "search" / "index.html"
+    before = (page.read_bytes(), page.stat().st_ino)
+    with open(content / "posts" / "a.md", "a", encoding="utf-8") as f:
+        f.write("\n[どこにもない](#nowhere)\n")                       # this build will fail
+    fake = tmp_path / "pagefind-broken"
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(fake))
+    code, _, err, _ = run_build(content)
+    assert code == 1 and "#nowhere" in err and "left unchanged" in err
+    assert (page.read_bytes(), page.stat().st_ino) == before
+    assert (out / "pagefind" / "pagefind-ui.js").is_file()

@@ -218,19 +218,19 @@ def test_lock_without_waiting_says_who_holds_it(tmp_path):
 
 def _fail_on(monkeypatch, err: int, what: str):
     """Make the writer's file writes fail like a full disk / a denied write for paths with `what`."""
-    import pathlib
-    real_write, real_copy = pathlib.Path.write_bytes, shutil.copyfile
+    from studylog import write
+    real_write, real_copy = write._write_new, shutil.copyfile
 
-    def write_bytes(self, data):
-        if what in str(self):
-            raise OSError(err, os.strerror(err), str(self))
-        return real_write(self, data)
+    def write_new(path, data):
+        if what in str(path):
+            raise OSError(err, os.strerror(err), str(path))
+        return real_write(path, data)
 
     def copyfile(src, dst, *a, **kw):
         if what in str(dst):
             raise OSError(err, os.strerror(err), str(dst))
         return real_copy(src, dst, *a, **kw)
-    monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
+    monkeypatch.setattr(write, "_write_new", write_new)
     monkeypatch.setattr(shutil, "copyfile", copyfile)
 
 
@@ -403,3 +403,24 @@ def test_swap_fallback_failure_puts_the_old_site_back(tmp_path, monkeypatch):
         write.write_site(out, {"index.html": b"new", ".nojekyll": b""}, {})
     monkeypatch.undo()
     assert tree_hash(out) == before
+
+
+@pytest.mark.parametrize("again", ["put", "copy"])
+def test_writing_a_file_twice_never_writes_through_a_link_into_the_live_site(tmp_path, again):
+    """A fresh build tree hard-links unchanged files from the live site; a file made again
+    after that (the search page when Pagefind fails) was written through the link, changing
+    the live site although the build then failed (review)."""
+    from studylog.write import SiteWriter
+    live = tmp_path / "_site"
+    live.mkdir()
+    (live / ".nojekyll").write_bytes(b"")
+    (live / "page.html").write_bytes(b"live page")
+    src = tmp_path / "src.html"
+    src.write_bytes(b"made again")
+    with SiteWriter(live) as w:
+        assert not w.in_place
+        w.link("page.html", live / "page.html")
+        w.put("page.html", b"made again") if again == "put" else w.copy("page.html", src)
+        assert (w.tmp / "page.html").read_bytes() == b"made again"
+        # leaving without commit(): a failed build
+    assert (live / "page.html").read_bytes() == b"live page"
