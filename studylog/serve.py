@@ -289,6 +289,8 @@ def _serve(args: argparse.Namespace, base_url: str | None, rest: list[str], setu
         prefix = "/"
 
     state = State(args.out.absolute(), prefix)
+    roots = [content, DEFAULT_TEMPLATES]
+    before = snapshot(roots)        # taken first: an edit made while the first build runs is rebuilt
     code, errors, output = build_once(build_argv, setup)
     if code == EXIT_USAGE:        # e.g. --jobs 0: no edit of the content can fix it
         print("\n".join(errors), file=sys.stderr)
@@ -306,8 +308,6 @@ def _serve(args: argparse.Namespace, base_url: str | None, rest: list[str], setu
     print(f"serving {args.out} at http://{shown}:{port}{prefix}  (Ctrl-C to stop)", flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    roots = [content, DEFAULT_TEMPLATES]
-    before = snapshot(roots)
     try:
         while True:
             time.sleep(POLL_SECONDS)
@@ -325,6 +325,8 @@ def _serve(args: argparse.Namespace, base_url: str | None, rest: list[str], setu
             t0 = time.perf_counter()
             code, errors, output = build_once(build_argv, setup)
             if code == 0:
+                for line in errors:               # a good build's stderr: its warnings
+                    print(line, flush=True)
                 print(f"rebuilt in {time.perf_counter() - t0:.2f}s", flush=True)
             else:
                 sys.stdout.write(output)

@@ -227,3 +227,25 @@ def test_serve_bad_build_option_exits_2_before_serving(make_content, tmp_path, a
     r = _serve_fails(make_content({"posts/a.md": post("記事", "2017-12-04")}), tmp_path, "--port", "0", *args)
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr and "error:" in r.stderr
+
+
+def test_a_rebuild_shows_its_warnings(served, make_content, monkeypatch, tmp_path):
+    """A good rebuild printed only 'rebuilt in', hiding that Pagefind failed (review)."""
+    from studylog import search
+    if not search.available():
+        pytest.skip("pagefind is not installed")
+    fake = tmp_path / "pagefind-broken"
+    fake.write_text("#!/bin/sh\necho 'Error: out of cheese' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(fake))
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")
+    s = served({"posts/a.md": post("記事", "2017-12-04", "本文。\n")}, "--search")
+    warning = "warning: search index not built: pagefind failed: Error: out of cheese"
+    assert "".join(s.lines).count(warning) == 1
+    v0 = s.status()["version"]
+    (make_content({}) / "posts" / "a.md").write_text(post("記事", "2017-12-04", "直した。\n"), encoding="utf-8")
+    st = s.wait_version(v0)
+    assert st["errors"] == []
+    time.sleep(0.2)
+    out = "".join(s.lines)
+    assert out.count(warning) == 2 and out.rindex(warning) < out.rindex("rebuilt in"), out
