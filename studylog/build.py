@@ -88,7 +88,7 @@ def _timed_build(opts: BuildOptions, setup: Iterable[Setup]) -> BuildResult:
     results = results_root(opts.content, opts.results)
     options = (str(Path(opts.content).resolve()), str(out.absolute()), opts.base_url, opts.drafts,
                str(results.absolute()), opts.smoke, opts.frozen, opts.search,
-               os.environ.get("STUDYLOG_SEARCH"), sys.executable)
+               os.environ.get("STUDYLOG_SEARCH"), os.environ.get("PAGEFIND_BINARY_PATH"), sys.executable)
     if opts.skip_if_unchanged and not setup and not opts.clean:
         summary = manifest.up_to_date(out, options)
         if summary is not None:
@@ -156,7 +156,7 @@ def _build(opts: BuildOptions, setup: list, out: Path, options: tuple, lap, t0: 
         summary["experiments_table"] = summary_table(views)
     quick = not setup and all(o.key is not None for o in outputs.values())
     want_search = bool(site.extra.get("search_index"))
-    skey = cache.search_key(outputs) if want_search else None
+    skey = cache.search_key(outputs, search.identity()) if want_search else None
     sfiles = cache.search_files(skey) if want_search else {}
     if len(same) == len(outputs) and sfiles is not None and cache.exact_tree(set(outputs) | set(sfiles)):
         cache.keep_outputs(outputs)           # nothing to write: the site is already this

@@ -725,11 +725,12 @@ class BuildCache:
             self.new["search"] = self.old["search"]
 
     # --- the search index (Pagefind writes it over the finished HTML) ---
-    def search_key(self, outputs: dict[str, Output]) -> str | None:
+    def search_key(self, outputs: dict[str, Output], tool: tuple) -> str | None:
+        """What the index is made from: every page, and which Pagefind makes it (`tool`)."""
         html = sorted((r, o.key) for r, o in outputs.items() if r.endswith(".html"))
         if any(k is None for _, k in html):
             return None
-        return digest((self.code, "search", html), str)
+        return digest((self.code, "search", html, tool), str)
 
     def search_files(self, key: str | None, spare: bool = False) -> dict | None:
         """The index files the last build made for the same pages, if all still as written."""

@@ -37,14 +37,35 @@ def wanted(config, option: bool = True) -> bool:
                 and available())
 
 
-def command(site_dir: Path) -> list[str]:
-    """Pagefind's binary itself when the package can name it (`python -m pagefind` would start
-    a second Python, ~0.1 s, only to exec it), else through the package."""
+def executable() -> Path | None:
+    """Pagefind's binary as the package names it (PAGEFIND_BINARY_PATH, else the one pip
+    installed), or None for an older or broken package."""
     try:
         from pagefind.service import get_executable
-        exe = get_executable()
-    except Exception:          # an older or broken package: let it find its binary itself
-        exe = None
+        return get_executable()
+    except Exception:
+        return None
+
+
+def identity() -> tuple:
+    """Which Pagefind makes the index: the last build's is reused only when it is the same
+    binary, unchanged (an upgrade or another PAGEFIND_BINARY_PATH indexes again)."""
+    exe = executable()
+    if exe is None:
+        return ("python -m pagefind",)
+    from .manifest import note_read
+    note_read(exe)      # and an up-to-date check notices when the binary changes
+    try:
+        st = os.stat(exe)
+    except OSError:
+        return (str(exe),)
+    return (str(exe), st.st_size, st.st_mtime_ns)
+
+
+def command(site_dir: Path) -> list[str]:
+    """The binary itself (`python -m pagefind` would start a second Python, ~0.1 s, only to
+    exec it), else through the package."""
+    exe = executable()
     start = [str(exe)] if exe is not None else [sys.executable, "-m", "pagefind"]
     return start + ["--site", str(site_dir), "--output-subdir", BUNDLE, "--exclude-selectors", EXCLUDE, "--silent"]
 
@@ -54,11 +75,15 @@ def index(site_dir: Path, timeout: float = 300) -> str | None:
     cmd = command(site_dir)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"search index not built: {e}"
+    except subprocess.TimeoutExpired:
+        return f"search index not built: pagefind did not finish in {timeout:g} s"
+    except OSError as e:
+        return f"search index not built: cannot run pagefind: {e}"
     if proc.returncode != 0 or not (Path(site_dir) / BUNDLE / "pagefind.js").is_file():
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return "search index not built: pagefind failed" + (": " + " / ".join(detail) if detail else "")
+        if not detail:
+            detail = [f"exit status {proc.returncode}" if proc.returncode else f"it wrote no {BUNDLE}/pagefind.js"]
+        return "search index not built: pagefind failed: " + " / ".join(detail)
     return None
 
 

@@ -191,11 +191,12 @@ def test_experiment_pages_index_prose_not_data(http_root, browser):
         page.close()
 
 
-def test_pagefind_runs_as_its_own_binary(tmp_path):
+def test_pagefind_runs_as_its_own_binary(tmp_path, monkeypatch):
     """Not through `python -m pagefind`, which starts a second Python only to exec the binary."""
     from studylog import search
     _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
     from pagefind.service import get_executable
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH", raising=False)
     cmd = search.command(tmp_path)
     assert cmd[0] == str(get_executable()) and Path(cmd[0]).is_file()
     assert cmd[cmd.index("--site") + 1] == str(tmp_path)
@@ -246,3 +247,44 @@ def test_a_failing_pagefind_in_a_failed_build_leaves_the_live_search_page(make_c
     assert code == 1 and "#nowhere" in err and "left unchanged" in err
     assert (page.read_bytes(), page.stat().st_ino) == before
     assert (out / "pagefind" / "pagefind-ui.js").is_file()
+
+
+def test_another_pagefind_indexes_again(make_content, run_build, monkeypatch, tmp_path):
+    """The index was reused whatever binary made it: one from another PAGEFIND_BINARY_PATH (or
+    an upgrade) stayed, and an edit-free rebuild differed from a clean one (review)."""
+    from conftest import post
+    from pagefind.service import get_executable
+    from studylog import search
+    _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH", raising=False)
+    monkeypatch.setenv("STUDYLOG_SEARCH", "1")
+    real = get_executable()
+    content = make_content({"posts/a.md": post("記事", "2017-12-04")})
+    js = tmp_path / "_site" / "pagefind" / "pagefind.js"
+    assert run_build(content)[0] == 0
+    wrapper = tmp_path / "pagefind-wrapped"
+    wrapper.write_text(f'#!/bin/sh\n"{real}" "$@" && echo "// wrapped" >> "$2/pagefind/pagefind.js"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(wrapper))
+    assert run_build(content)[0] == 0
+    assert js.read_text().endswith("// wrapped\n")
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH")
+    assert run_build(content)[0] == 0
+    assert "// wrapped" not in js.read_text()
+    run_build(content, "--clean", out=tmp_path / "clean")
+    assert js.read_bytes() == (tmp_path / "clean" / "pagefind" / "pagefind.js").read_bytes()
+
+
+@pytest.mark.parametrize("script, timeout, message", [
+    ("exit 0", 30, "pagefind failed: it wrote no pagefind/pagefind.js"),
+    ("exit 4", 30, "pagefind failed: exit status 4"),
+    ("sleep 5", 0.5, "pagefind did not finish in 0.5 s"),
+])
+def test_why_pagefind_made_no_index_is_said(tmp_path, monkeypatch, script, timeout, message):
+    from studylog import search
+    _need(search.available(), "pagefind is not installed (pip install 'pagefind[extended]')")
+    fake = tmp_path / "pagefind-fake"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(fake))
+    assert search.index(tmp_path, timeout=timeout) == f"search index not built: {message}"
