@@ -405,10 +405,13 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the generated corpora")
     args = ap.parse_args()
     wanted = args.tools.split(",")
-    print(f"machine: {os.cpu_count()} CPUs; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     kinds = {"studylog": (Studylog, lay_out_studylog), "studylog-nosearch": (StudylogNoSearch, lay_out_studylog),
              "pelican": (Pelican, lay_out_pelican),
              "hugo": (Hugo, lay_out_hugo)}
+    unknown = [t for t in wanted if t not in kinds]
+    if unknown:
+        ap.error(f"unknown tool {', '.join(unknown)}; choose from {','.join(kinds)}")
+    print(f"machine: {os.cpu_count()} CPUs; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     table = []
     global TRASH
     tmp = Path(tempfile.mkdtemp(prefix="studylog-bench-"))
