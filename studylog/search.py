@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def wanted(config, option: bool = True) -> bool:
 def executable() -> Path | None:
     """Pagefind's binary as the package names it (PAGEFIND_BINARY_PATH, else the one pip
     installed), or None for an older or broken package."""
+    env = os.environ.get("PAGEFIND_BINARY_PATH")
+    if env:   # as the package reads it, but resolved (its Path("./x") drops the ./ and runs x from PATH)
+        return Path(os.path.abspath(env)) if os.sep in env else Path(shutil.which(env) or env)
     try:
         from pagefind.service import get_executable
         return get_executable()
@@ -74,7 +78,7 @@ def index(site_dir: Path, timeout: float = 300) -> str | None:
     """Index `site_dir` in place. Returns None, or a warning to print (the build goes on)."""
     cmd = command(site_dir)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"search index not built: pagefind did not finish in {timeout:g} s"
     except OSError as e:
@@ -88,7 +92,14 @@ def index(site_dir: Path, timeout: float = 300) -> str | None:
 
 
 def setup(site: Site, hooks) -> None:
-    """Plan /search/; it loads Pagefind's UI when this build writes an index."""
+    """Plan /search/; it loads Pagefind's UI when this build writes an index. The index's
+    folder is Pagefind's whole: no document may be published inside it, search on or off."""
+    from .errors import BuildError, ContentError, display_path
+    errors = [BuildError(display_path(p.doc.path), p.doc.line_of(("slug",) if "slug" in p.doc.meta else ("title",)),
+                         f"output path /{p.path} is inside /{BUNDLE}/, the search index's folder; set a different 'slug'")
+              for p in site.pages_out if p.doc is not None and p.path.split("/")[0] == BUNDLE]
+    if errors:
+        raise ContentError(errors)
     enabled = bool(site.extra.get("search_index"))
     site.pages_out.append(Page(site.urls.path_of("search"), "search.html", "検索",
                                {"search_enabled": enabled, "bundle": site.urls.href(BUNDLE + "/")}))

@@ -325,8 +325,9 @@ def _serve(args: argparse.Namespace, base_url: str | None, rest: list[str], setu
             t0 = time.perf_counter()
             code, errors, output = build_once(build_argv, setup)
             if code == 0:
-                for line in errors:               # a good build's stderr: its warnings
-                    print(line, flush=True)
+                for line in errors:               # a good build's warnings (not training's progress bars)
+                    if line.startswith("warning:"):
+                        print(line, flush=True)
                 print(f"rebuilt in {time.perf_counter() - t0:.2f}s", flush=True)
             else:
                 sys.stdout.write(output)

@@ -279,6 +279,7 @@ def test_another_pagefind_indexes_again(make_content, run_build, monkeypatch, tm
     ("exit 0", 30, "pagefind failed: it wrote no pagefind/pagefind.js"),
     ("exit 4", 30, "pagefind failed: exit status 4"),
     ("sleep 5", 0.5, "pagefind did not finish in 0.5 s"),
+    ("printf '\\377\\376 bad\\n' >&2; exit 1", 30, "pagefind failed: \ufffd\ufffd bad"),   # not UTF-8 (review)
 ])
 def test_why_pagefind_made_no_index_is_said(tmp_path, monkeypatch, script, timeout, message):
     from studylog import search
@@ -288,3 +289,22 @@ def test_why_pagefind_made_no_index_is_said(tmp_path, monkeypatch, script, timeo
     fake.chmod(0o755)
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(fake))
     assert search.index(tmp_path, timeout=timeout) == f"search index not built: {message}"
+
+
+def test_a_relative_pagefind_path_is_the_file_it_names(tmp_path, monkeypatch):
+    """PAGEFIND_BINARY_PATH=./x ran `x` from PATH while the index key stat'ed ./x (review)."""
+    from studylog import search
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "./pf-wrap")
+    assert search.executable() == tmp_path / "pf-wrap"
+    assert search.command(tmp_path)[0] == str(tmp_path / "pf-wrap")
+
+
+def test_no_document_inside_the_search_folder(make_content, run_build):
+    """A page with slug pagefind landed inside Pagefind's folder: copied, linked and deleted
+    with the index (review)."""
+    from conftest import post
+    page = "---\ntitle: 検索について\nslug: pagefind\n---\n本文。\n"
+    code, _, err, _ = run_build(make_content({"posts/a.md": post("記事", "2017-12-04"), "pages/pf.md": page}))
+    assert code == 1
+    assert "pages/pf.md:3: output path /pagefind/ is inside /pagefind/, the search index's folder" in err
