@@ -43,7 +43,16 @@ def executable() -> Path | None:
     installed), or None for an older or broken package."""
     env = os.environ.get("PAGEFIND_BINARY_PATH")
     if env:   # as the package reads it, but resolved (its Path("./x") drops the ./ and runs x from PATH)
-        return Path(os.path.abspath(env)) if os.sep in env else Path(shutil.which(env) or env)
+        if os.sep in env or (os.altsep and os.altsep in env):
+            return Path(os.path.abspath(env))
+        found = shutil.which(env)
+        return Path(os.path.abspath(found)) if found else Path(env)
+    if env == "":   # set but empty: the package would run "."; take the binary pip installed
+        try:
+            from pagefind_bin_extended import get_executable as installed
+            return installed()
+        except Exception:
+            return None
     try:
         from pagefind.service import get_executable
         return get_executable()
@@ -78,7 +87,8 @@ def index(site_dir: Path, timeout: float = 300) -> str | None:
     """Index `site_dir` in place. Returns None, or a warning to print (the build goes on)."""
     cmd = command(site_dir)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"search index not built: pagefind did not finish in {timeout:g} s"
     except OSError as e:
@@ -98,8 +108,8 @@ def setup(site: Site, hooks) -> None:
     errors = [BuildError(display_path(p.doc.path), p.doc.line_of(("slug",) if "slug" in p.doc.meta else ("title",)),
                          f"output path /{p.path} is inside /{BUNDLE}/, the search index's folder; set a different 'slug'")
               for p in site.pages_out if p.doc is not None and p.path.split("/")[0] == BUNDLE]
-    if errors:
-        raise ContentError(errors)
     enabled = bool(site.extra.get("search_index"))
     site.pages_out.append(Page(site.urls.path_of("search"), "search.html", "検索",
                                {"search_enabled": enabled, "bundle": site.urls.href(BUNDLE + "/")}))
+    if errors:          # after planning /search/, so that a document on that path is reported too
+        raise ContentError(errors)

@@ -298,6 +298,12 @@ def test_a_relative_pagefind_path_is_the_file_it_names(tmp_path, monkeypatch):
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", "./pf-wrap")
     assert search.executable() == tmp_path / "pf-wrap"
     assert search.command(tmp_path)[0] == str(tmp_path / "pf-wrap")
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "")          # set but empty: as if unset, not "." (review)
+    if search.available():
+        from pagefind_bin_extended import get_executable
+        assert search.executable() == get_executable()
+    else:
+        assert search.executable() is None
 
 
 def test_no_document_inside_the_search_folder(make_content, run_build):
