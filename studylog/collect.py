@@ -264,7 +264,7 @@ def check_paths(site: Site, errors: list[BuildError]) -> None:
             continue
         where = display_path(first.doc.path) if first.doc else GENERATED
         if p.doc is not None:
-            errors.append(BuildError(display_path(p.doc.path), p.doc.line_of(("slug",) if "slug" in p.doc.meta else ("title",)),
+            errors.append(BuildError(display_path(p.doc.path), p.doc.path_line(),
                                      f"output path /{p.path} is also used by {where}; set a different 'slug'"))
         elif first.doc is not None:
             errors.append(BuildError(display_path(first.doc.path), 1, f"output path /{p.path} is reserved for {GENERATED}"))

@@ -92,6 +92,10 @@ class Document:
             key_path = key_path[:-1]
         return self.lines.get((), 1)
 
+    def path_line(self) -> int:
+        """The line that decides where the document is published: its slug, else its title."""
+        return self.line_of(("slug",) if "slug" in self.meta else ("title",))
+
     def __repr__(self) -> str:
         return f"Document({self.rel!r})"
 

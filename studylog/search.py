@@ -105,7 +105,7 @@ def setup(site: Site, hooks) -> None:
     """Plan /search/; it loads Pagefind's UI when this build writes an index. The index's
     folder is Pagefind's whole: no document may be published inside it, search on or off."""
     from .errors import BuildError, ContentError, display_path
-    errors = [BuildError(display_path(p.doc.path), p.doc.line_of(("slug",) if "slug" in p.doc.meta else ("title",)),
+    errors = [BuildError(display_path(p.doc.path), p.doc.path_line(),
                          f"output path /{p.path} is inside /{BUNDLE}/, the search index's folder; set a different 'slug'")
               for p in site.pages_out if p.doc is not None and p.path.split("/")[0] == BUNDLE]
     enabled = bool(site.extra.get("search_index"))
